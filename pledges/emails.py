@@ -1,0 +1,104 @@
+"""One function per email. Each stores an OutgoingEmail row (in the caller's transaction);
+`deliver_due()` is the worker's side that sends them."""
+
+import logging
+import smtplib
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.template.loader import render_to_string
+
+from pledges.models import OutgoingEmail, Signature
+
+logger = logging.getLogger(__name__)
+
+
+def _queue(kind: str, to: str, ctx: dict) -> OutgoingEmail:
+    ctx = {**ctx, "site_url": settings.SITE_URL}
+    subject = render_to_string(f"emails/{kind}-subject.txt", ctx).strip()
+    return OutgoingEmail.objects.create(
+        to=to,
+        kind=kind,
+        subject=" ".join(subject.split()),
+        body_text=render_to_string(f"emails/{kind}-body.txt", ctx),
+        body_html=render_to_string(f"emails/{kind}-body.html", ctx),
+    )
+
+
+def queue_confirmation(signature: Signature) -> OutgoingEmail:
+    return _queue(
+        "confirmation",
+        signature.email,
+        {
+            "signature": signature,
+            "verify_link": signature.link("verify"),
+            "withdraw_link": signature.link("withdraw"),
+            "expiry_days": settings.VERIFY_LINK_MAX_AGE_DAYS,
+        },
+    )
+
+
+def queue_already_signed(signature: Signature) -> OutgoingEmail:
+    return _queue(
+        "already-signed",
+        signature.email,
+        {"signature": signature, "withdraw_link": signature.link("withdraw")},
+    )
+
+
+def is_temporary(error: Exception) -> bool:
+    """Whether a failed send is worth retrying: 4xx replies and connection trouble are;
+    5xx replies (no such mailbox, refused sender) are not."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(400 <= code < 500 for code, _ in error.recipients.values())
+    if isinstance(error, smtplib.SMTPResponseException):
+        return not 500 <= error.smtp_code < 600
+    return isinstance(error, (smtplib.SMTPException, OSError))
+
+
+def deliver_due(*, limit: int = 100) -> int:
+    """Send up to `limit` due messages over one connection; returns how many were sent.
+
+    Each message is claimed with FOR UPDATE SKIP LOCKED in its own transaction, so several
+    workers can run at once and a worker killed mid-send leaves the row unclaimed, to be sent
+    again: delivery is at least once (a kill between the server's "250 OK" and the commit
+    sends that one message twice)."""
+    sent = 0
+    connection = get_connection(fail_silently=False)
+    try:
+        for _ in range(limit):
+            with transaction.atomic():
+                message = (
+                    OutgoingEmail.objects.due()
+                    .select_for_update(skip_locked=True)
+                    .order_by("send_after")
+                    .first()
+                )
+                if message is None:
+                    break
+                email = EmailMultiAlternatives(
+                    message.subject,
+                    message.body_text,
+                    settings.DEFAULT_FROM_EMAIL,
+                    [message.to],
+                    connection=connection,
+                )
+                if message.body_html:
+                    email.attach_alternative(message.body_html, "text/html")
+                try:
+                    email.send()
+                except Exception as error:
+                    connection.close()
+                    if not is_temporary(error):
+                        logger.warning("email #%s failed for good: %s", message.pk, error)
+                        message.mark_failed(error)
+                        continue
+                    logger.info("email #%s postponed: %s", message.pk, error)
+                    message.postpone(error)
+                    break  # the server is unwell: let the next round try again
+                message.mark_sent()
+                sent += 1
+    finally:
+        connection.close()
+    return sent

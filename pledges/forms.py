@@ -1,0 +1,116 @@
+import re
+import unicodedata
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django_countries import countries
+
+from pledges.models import CREDIT_MAX_LENGTH, NAME_MAX_LENGTH, Guild, Profession
+
+# Control, format (e.g. right-to-left overrides), surrogate, private-use and unassigned characters.
+_FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
+_URL_LIKE = re.compile(r"(://|\bwww\.|\b[a-z0-9-]+\.(com|net|org|io|ly|co|xyz|ru|info|biz|me|app)\b)", re.I)
+
+
+def clean_text(value: str, *, label: str) -> str:
+    """NFKC-normalise, refuse invisible and control characters, and fold runs of spaces."""
+    value = unicodedata.normalize("NFKC", value)
+    if any(unicodedata.category(char) in _FORBIDDEN_CATEGORIES and char not in "\t\n\r" for char in value):
+        raise ValidationError(f"{label} contains invisible or control characters. Please type it plainly.")
+    return " ".join(value.split())
+
+
+class SignForm(forms.Form):
+    full_name = forms.CharField(
+        label="Full name",
+        max_length=NAME_MAX_LENGTH,
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+        error_messages={"required": "Please enter your name."},
+    )
+    email = forms.EmailField(
+        label="Email address",
+        max_length=254,
+        help_text="We email you a link to confirm your signature. Never shown publicly.",
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        error_messages={
+            "required": "Please enter your email address.",
+            "invalid": "Please enter a valid email address.",
+        },
+    )
+    profession = forms.ModelChoiceField(
+        label="Profession",
+        queryset=Profession.objects.all(),
+        to_field_name="slug",
+        empty_label="Choose one…",
+        error_messages={
+            "required": "Please choose your profession.",
+            "invalid_choice": "Please choose a profession from the list.",
+        },
+    )
+    guilds = forms.ModelMultipleChoiceField(
+        label="Guilds and unions",
+        queryset=Guild.objects.all(),
+        to_field_name="slug",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={
+            "invalid_choice": "Please choose guilds from the list.",
+            "invalid_pk_value": "Please choose guilds from the list.",
+        },
+    )
+    credit = forms.CharField(
+        label="Notable credit, company or channel",
+        max_length=CREDIT_MAX_LENGTH,
+        required=False,
+        help_text="Optional. Shown next to your name if you appear on the public list.",
+    )
+    country = forms.ChoiceField(
+        label="Country",
+        choices=[("", "Prefer not to say"), *list(countries)],
+        required=False,
+        error_messages={"invalid_choice": "Please choose a country from the list."},
+    )
+    show_publicly = forms.BooleanField(
+        label="Show my name on the public list of signatories", required=False, initial=True
+    )
+    updates_opt_in = forms.BooleanField(
+        label="The coalition may email me news about this campaign", required=False, initial=False
+    )
+    # A honeypot: hidden from people by CSS, filled in by naive bots.
+    website = forms.CharField(label="Leave this field empty", required=False, max_length=200)
+
+    def clean_full_name(self) -> str:
+        name = clean_text(self.cleaned_data["full_name"], label="Your name")
+        if not name:
+            raise ValidationError("Please enter your name.")
+        if not any(char.isalpha() for char in name):
+            raise ValidationError("Please enter your name in letters.")
+        if name[0] in "=+-@":
+            raise ValidationError("A name cannot start with =, +, - or @.")
+        if _URL_LIKE.search(name):
+            raise ValidationError("Please enter just your name, without a web address.")
+        return name
+
+    def clean_email(self) -> str:
+        email = unicodedata.normalize("NFKC", self.cleaned_data["email"]).strip().lower()
+        if len(email) > 254:
+            raise ValidationError("That email address is too long.")
+        return email
+
+    def clean_credit(self) -> str:
+        credit = clean_text(self.cleaned_data["credit"], label="Your credit")
+        if credit and credit[0] in "=+-@":
+            raise ValidationError("A credit cannot start with =, +, - or @.")
+        return credit
+
+    def is_bot(self) -> bool:
+        return bool(self.cleaned_data.get("website"))
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        # Tie each error to its field for screen readers.
+        for name in self.errors:
+            if name in self.fields:
+                self.fields[name].widget.attrs.update(
+                    {"aria-invalid": "true", "aria-describedby": f"{self[name].auto_id}_error"}
+                )

@@ -1,0 +1,47 @@
+import signal
+import time
+
+from django.core.management.base import BaseCommand
+from django.db import DatabaseError, close_old_connections, connection
+
+from pledges.emails import deliver_due
+from pledges.models import OutgoingEmail
+
+
+class Command(BaseCommand):
+    help = (
+        "The email worker: delivers the outbox (messages stored by the web requests) through "
+        "EMAIL_URL, retrying temporary failures with back-off. Runs until stopped; run as many as you like."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="Deliver what is due now, then exit.")
+        parser.add_argument("--poll-seconds", type=float, default=1.0, help="Pause when nothing is due.")
+        parser.add_argument("--batch", type=int, default=100, help="Messages sent over one SMTP connection.")
+
+    def handle(self, *args, once, poll_seconds, batch, **options):
+        self.stopping = False
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        total = 0
+        while not self.stopping:
+            try:
+                sent = deliver_due(limit=batch)
+            except DatabaseError as error:
+                # The database restarted or went away: drop the connection and try again shortly.
+                self.stderr.write(f"database unavailable, retrying: {error}")
+                connection.close()
+                time.sleep(poll_seconds)
+                continue
+            total += sent
+            if sent:
+                self.stdout.write(f"sent {sent} (total {total})")
+            if once and (sent < batch or not OutgoingEmail.objects.due().exists()):
+                break
+            if sent < batch:
+                close_old_connections()
+                time.sleep(poll_seconds)
+        self.stdout.write(f"worker stopped after sending {total}")
+
+    def stop(self, signum, frame):
+        self.stopping = True

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from pledges import views
+
+app_name = "pledges"
+
+urlpatterns = [
+    path("", views.letter, name="letter"),
+    path("sign/", views.sign, name="sign"),
+    path("sign/thanks/", views.thanks, name="thanks"),
+    path("verify/<str:token>/", views.verify, name="verify"),
+    path("withdraw/<str:token>/", views.withdraw, name="withdraw"),
+    path("api/count/", views.api_count, name="api-count"),
+    path("privacy/", views.privacy, name="privacy"),
+    path("healthz", views.healthz, name="healthz"),
+]

@@ -1,0 +1,133 @@
+import ipaddress
+
+from django.conf import settings
+from django.core import signing
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from pledges.forms import SignForm
+from pledges.models import LetterVersion, Signature, count_snapshot, hash_ip
+from pledges.signing import sign as sign_letter
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR, or with TRUSTED_PROXY_COUNT proxies in front, the
+    address the outermost trusted proxy saw, which a client cannot forge by sending its own
+    X-Forwarded-For (proxies append to it; we count from the right)."""
+    remote = request.META.get("REMOTE_ADDR", "")
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        if len(forwarded) >= proxies:
+            candidate = forwarded[-proxies]
+            try:
+                return str(ipaddress.ip_address(candidate))
+            except ValueError:
+                pass
+    return remote
+
+
+def letter_page(request: HttpRequest, form: SignForm | None = None, status: int = 200) -> HttpResponse:
+    ctx = {
+        "letter": LetterVersion.objects.current(),
+        "form": form or SignForm(),
+        "counts": count_snapshot(),
+        "featured": Signature.objects.published().filter(featured=True).select_related("profession")[:12],
+    }
+    return render(request, "pledges/letter.html", ctx, status=status)
+
+
+@require_GET
+def letter(request: HttpRequest) -> HttpResponse:
+    return letter_page(request)
+
+
+@require_POST
+def sign(request: HttpRequest) -> HttpResponse:
+    form = SignForm(request.POST)
+    if not form.is_valid():
+        return letter_page(request, form, status=400)
+    if form.is_bot():
+        return redirect("pledges:thanks")
+    data = form.cleaned_data
+    sign_letter(
+        full_name=data["full_name"],
+        email=data["email"],
+        profession=data["profession"],
+        guilds=data["guilds"],
+        credit=data["credit"],
+        country=data["country"],
+        show_publicly=data["show_publicly"],
+        updates_opt_in=data["updates_opt_in"],
+        ip_hash=hash_ip(client_ip(request)),
+    )
+    return redirect("pledges:thanks")
+
+
+@require_GET
+def thanks(request: HttpRequest) -> HttpResponse:
+    return render(request, "pledges/thanks.html")
+
+
+def _signature_or_bad_link(request: HttpRequest, token: str, purpose: str):
+    try:
+        return Signature.from_token(token, purpose), None
+    except signing.SignatureExpired:
+        reason = "expired"
+    except (signing.BadSignature, Signature.DoesNotExist):
+        reason = "invalid"
+    ctx = {"reason": reason, "purpose": purpose}
+    return None, render(request, "pledges/bad_link.html", ctx, status=410 if reason == "expired" else 400)
+
+
+# GET only shows a button: mail scanners fetch links in emails, and must not confirm or withdraw.
+@require_http_methods(["GET", "POST"])
+def verify(request: HttpRequest, token: str) -> HttpResponse:
+    signature, bad_link = _signature_or_bad_link(request, token, "verify")
+    if bad_link:
+        return bad_link
+    if request.method == "POST":
+        just_confirmed = signature.confirm()
+        ctx = {"signature": signature, "just_confirmed": just_confirmed, "counts": count_snapshot()}
+        return render(request, "pledges/confirmed.html", ctx)
+    return render(request, "pledges/verify.html", {"signature": signature})
+
+
+@require_http_methods(["GET", "POST"])
+def withdraw(request: HttpRequest, token: str) -> HttpResponse:
+    signature, bad_link = _signature_or_bad_link(request, token, "withdraw")
+    if bad_link:
+        return bad_link
+    if request.method == "POST":
+        signature.withdraw()
+        return render(request, "pledges/withdrawn.html")
+    return render(request, "pledges/withdraw.html", {"signature": signature})
+
+
+@require_GET
+def api_count(request: HttpRequest) -> JsonResponse:
+    response = JsonResponse(count_snapshot())
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Cache-Control"] = "public, max-age=30, stale-while-revalidate=30"
+    return response
+
+
+@require_GET
+def privacy(request: HttpRequest) -> HttpResponse:
+    ctx = {
+        "unconfirmed_days": settings.UNCONFIRMED_EXPIRY_DAYS,
+        "verify_days": settings.VERIFY_LINK_MAX_AGE_DAYS,
+    }
+    return render(request, "pledges/privacy.html", ctx)
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return JsonResponse({"status": "unavailable", "database": "not answering"}, status=503)
+    return JsonResponse({"status": "ok"})

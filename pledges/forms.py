@@ -7,7 +7,8 @@ from django_countries import countries
 
 from pledges.models import CREDIT_MAX_LENGTH, NAME_MAX_LENGTH, Guild, Profession
 
-# Control, format (e.g. right-to-left overrides), surrogate, private-use and unassigned characters.
+# Control, format (e.g. right-to-left overrides), surrogate, private-use and unassigned characters;
+# U+FFFD is what undecodable bytes in the request became.
 _FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
 _URL_LIKE = re.compile(r"(://|\bwww\.|\b[a-z0-9-]+\.(com|net|org|io|ly|co|xyz|ru|info|biz|me|app)\b)", re.I)
 
@@ -15,7 +16,9 @@ _URL_LIKE = re.compile(r"(://|\bwww\.|\b[a-z0-9-]+\.(com|net|org|io|ly|co|xyz|ru
 def clean_text(value: str, *, label: str) -> str:
     """NFKC-normalise, refuse invisible and control characters, and fold runs of spaces."""
     value = unicodedata.normalize("NFKC", value)
-    if any(unicodedata.category(char) in _FORBIDDEN_CATEGORIES and char not in "\t\n\r" for char in value):
+    if "\ufffd" in value or any(
+        unicodedata.category(char) in _FORBIDDEN_CATEGORIES and char not in "\t\n\r" for char in value
+    ):
         raise ValidationError(f"{label} contains invisible or control characters. Please type it plainly.")
     return " ".join(value.split())
 

@@ -1,0 +1,121 @@
+import email
+import re
+import socket
+from email import policy
+from email.message import EmailMessage
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.conf import settings
+from django.core.management import call_command
+from django.utils import timezone
+
+from pledges.models import Guild, LetterVersion, Profession, Signature
+
+# The live server's request threads would otherwise keep their connections open while a browser
+# holds a keep-alive connection, and the test database could not be dropped at the end.
+settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collected_static():
+    # The templates use the production storage (hashed names from a manifest), so build it once.
+    call_command("collectstatic", "--noinput", verbosity=0)
+
+
+def make_signature(**overrides) -> Signature:
+    """A signature in the state the overrides describe; pending by default."""
+    guilds = overrides.pop("guilds", [])
+    status = overrides.get("status", Signature.Status.PENDING)
+    fields = {
+        "full_name": "Test Signer",
+        "email": f"signer{Signature.objects.count()}-{timezone.now().timestamp()}@example.com",
+        "profession": Profession.objects.get(slug="writer"),
+        "letter_version": LetterVersion.objects.current(),
+        "status": status,
+    }
+    if status in (Signature.Status.CONFIRMED, Signature.Status.APPROVED, Signature.Status.REJECTED):
+        fields["confirmed_at"] = timezone.now()
+    if status == Signature.Status.WITHDRAWN:
+        fields.update(email=None, full_name="", withdrawn_at=timezone.now())
+    fields.update(overrides)
+    signature = Signature.objects.create(**fields)
+    signature.guilds.set(Guild.objects.filter(slug__in=guilds))
+    return signature
+
+
+@pytest.fixture
+def valid_form_data() -> dict:
+    return {
+        "full_name": "Ada Lovelace",
+        "email": "ada@example.com",
+        "profession": "writer",
+        "guilds": ["wga", "sag-aftra"],
+        "credit": "Notes on the Analytical Engine",
+        "country": "GB",
+        "show_publicly": "on",
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps every message it accepts; `refuse` maps an address to
+    the SMTP reply it gets instead (e.g. a 451 or 550)."""
+
+    def __init__(self):
+        self.messages: list[EmailMessage] = []
+        self.refuse: dict[str, str] = {}
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [message for message in self.messages if message["To"] == address]
+
+
+def start_smtp(port: int) -> tuple[Controller, Inbox]:
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, inbox
+
+
+@pytest.fixture
+def smtp_port(settings) -> int:
+    """Point Django's SMTP backend at a port on 127.0.0.1 (pytest-django swaps in the locmem
+    backend; these tests want real SMTP)."""
+    port = free_port()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 5
+    settings.EMAIL_RETRY_BASE_SECONDS = 0
+    return port
+
+
+@pytest.fixture
+def smtp_inbox(smtp_port):
+    controller, inbox = start_smtp(smtp_port)
+    yield inbox
+    controller.stop()
+
+
+def link_in(message: EmailMessage, purpose: str) -> str:
+    text = message.get_body(("plain",)).get_content()
+    match = re.search(rf"https?://\S+/{purpose}/[^/\s]+/", text)
+    assert match, f"no {purpose} link in:\n{text}"
+    return match.group(0)

@@ -1,0 +1,97 @@
+import pytest
+
+from pledges.emails import deliver_due
+from pledges.models import OutgoingEmail, Signature
+from tests.conftest import link_in, make_signature, start_smtp
+
+pytestmark = pytest.mark.django_db
+
+
+def test_confirmation_email_arrives_over_smtp_with_absolute_signed_links(
+    client, settings, smtp_inbox, valid_form_data
+):
+    settings.SITE_URL = "https://letter.example.org"
+    client.post("/sign/", valid_form_data)
+    assert smtp_inbox.messages == []  # the request only stored it
+    assert deliver_due() == 1
+    [message] = smtp_inbox.messages
+    assert message["To"] == "ada@example.com"
+    assert message["Subject"] == "Confirm your signature on the open letter"
+    verify = link_in(message, "verify")
+    assert verify.startswith("https://letter.example.org/verify/")
+    assert link_in(message, "withdraw").startswith("https://letter.example.org/withdraw/")
+    html = message.get_body(("html",)).get_content()
+    assert f'href="{verify}"' in html and "Ada Lovelace" in html
+    signature = Signature.objects.get()
+    assert Signature.from_token(verify.rstrip("/").rsplit("/", 1)[1], "verify") == signature
+    assert OutgoingEmail.objects.get().sent_at is not None
+    assert deliver_due() == 0  # sent once, not again
+
+
+def test_already_signed_email_carries_a_withdraw_link(client, smtp_inbox, valid_form_data):
+    make_signature(email="ada@example.com", status=Signature.Status.CONFIRMED)
+    client.post("/sign/", valid_form_data)
+    deliver_due()
+    [message] = smtp_inbox.messages
+    assert message["Subject"] == "You have already signed the open letter"
+    assert link_in(message, "withdraw")
+    assert "/verify/" not in message.get_body(("plain",)).get_content()
+
+
+def test_smtp_down_at_first_then_back_delivers_every_message(client, smtp_port, valid_form_data):
+    addresses = [f"person{i}@example.com" for i in range(12)]
+    for address in addresses:
+        assert client.post("/sign/", {**valid_form_data, "email": address}).status_code == 302
+    # Nothing listens on the port yet: the worker postpones, loses nothing.
+    assert deliver_due() == 0
+    assert deliver_due() == 0
+    postponed = OutgoingEmail.objects.filter(attempts__gt=0)
+    assert postponed.count() == 2 and all("Connection" in m.last_error for m in postponed)
+    assert OutgoingEmail.objects.filter(sent_at__isnull=True, failed_at__isnull=True).count() == 12
+
+    controller, inbox = start_smtp(smtp_port)
+    try:
+        sent = sum(deliver_due(limit=5) for _ in range(5))
+    finally:
+        controller.stop()
+    assert sent == 12
+    assert sorted(m["To"] for m in inbox.messages) == sorted(addresses)  # each once, none lost
+    assert not OutgoingEmail.objects.filter(sent_at__isnull=True).exists()
+
+
+def test_temporary_refusal_is_retried_and_permanent_refusal_is_not(client, smtp_inbox, valid_form_data):
+    smtp_inbox.refuse = {
+        "greylisted@example.com": "451 4.7.1 Greylisted, try again later",
+        "nobody@example.com": "550 5.1.1 No such user",
+    }
+    for address in ["greylisted@example.com", "nobody@example.com", "fine@example.com"]:
+        client.post("/sign/", {**valid_form_data, "email": address})
+    for _ in range(3):
+        deliver_due()
+    assert [m["To"] for m in smtp_inbox.messages] == ["fine@example.com"]
+    bounced = OutgoingEmail.objects.get(to="nobody@example.com")
+    assert bounced.failed_at is not None and "550" in bounced.last_error
+    greylisted = OutgoingEmail.objects.get(to="greylisted@example.com")
+    assert greylisted.failed_at is None and greylisted.sent_at is None and greylisted.attempts >= 1
+
+    smtp_inbox.refuse = {}
+    deliver_due()
+    assert sorted(m["To"] for m in smtp_inbox.messages) == ["fine@example.com", "greylisted@example.com"]
+
+
+def test_retries_back_off_and_give_up_after_the_configured_time(settings, smtp_port):
+    settings.EMAIL_RETRY_BASE_SECONDS = 30
+    message = OutgoingEmail.objects.create(
+        to="a@example.com", kind="confirmation", subject="s", body_text="b"
+    )
+    deliver_due()
+    message.refresh_from_db()
+    assert message.attempts == 1 and (message.send_after - message.created_at).total_seconds() >= 30
+    assert deliver_due() == 0  # not due again yet
+    assert OutgoingEmail.objects.get().attempts == 1
+
+    settings.EMAIL_GIVE_UP_AFTER_HOURS = 0
+    OutgoingEmail.objects.update(send_after=message.created_at)
+    deliver_due()
+    message.refresh_from_db()
+    assert message.failed_at is not None and message.attempts == 2

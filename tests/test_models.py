@@ -1,0 +1,159 @@
+import pytest
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from pledges.models import OutgoingEmail, Signature, compute_count_snapshot, hash_ip
+from tests.conftest import make_signature
+
+pytestmark = pytest.mark.django_db
+
+S = Signature.Status
+
+
+def test_migration_creates_the_first_letter_guilds_and_professions():
+    from pledges.models import Guild, LetterVersion, Profession
+
+    letter = LetterVersion.objects.current()
+    assert "consent and compensation" in letter.body
+    assert "deepfakes" in letter.body and "human authorship" in letter.body
+    assert list(Guild.objects.values_list("name", flat=True)) == [
+        "SAG-AFTRA",
+        "WGA",
+        "DGA",
+        "PGA",
+        "IATSE",
+        "Other",
+    ]
+    assert Profession.objects.count() == 13
+    assert Profession.objects.first().name == "Actor / performer"
+
+
+def test_email_is_unique_in_the_database():
+    make_signature(email="dup@example.com")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_signature(email="dup@example.com")
+
+
+def test_email_must_be_stored_lower_case_so_the_unique_index_is_case_insensitive():
+    with pytest.raises(IntegrityError, match="signature_email_normalised"), transaction.atomic():
+        make_signature(email="Mixed@Example.com")
+
+
+def test_status_outside_the_choices_is_refused_by_the_database():
+    with pytest.raises(IntegrityError, match="signature_status_valid"), transaction.atomic():
+        make_signature(status="maybe")
+
+
+def test_unknown_flag_is_refused_by_the_database():
+    with pytest.raises(IntegrityError, match="signature_flags_valid"), transaction.atomic():
+        make_signature(flags=["looks-odd"])
+
+
+def test_confirmed_signature_needs_a_confirmation_time():
+    with pytest.raises(IntegrityError, match="signature_confirmed_has_time"), transaction.atomic():
+        make_signature(status=S.CONFIRMED, confirmed_at=None)
+
+
+def test_withdrawn_signature_must_be_erased():
+    with pytest.raises(IntegrityError, match="signature_withdrawn_is_erased"), transaction.atomic():
+        make_signature(status=S.WITHDRAWN, email="kept@example.com", withdrawn_at=timezone.now())
+
+
+def test_only_approved_signatures_can_be_featured():
+    with pytest.raises(IntegrityError, match="signature_featured_is_approved"), transaction.atomic():
+        make_signature(status=S.CONFIRMED, featured=True)
+
+
+def test_counted_and_published_follow_the_counting_rules():
+    counted = {
+        make_signature(status=S.CONFIRMED).pk,
+        make_signature(status=S.APPROVED).pk,
+        make_signature(status=S.APPROVED, show_publicly=False).pk,
+        make_signature(status=S.APPROVED, flags=["watchlist"]).pk,  # approval clears the hold
+    }
+    make_signature(status=S.PENDING)
+    make_signature(status=S.REJECTED)
+    make_signature(status=S.WITHDRAWN)
+    make_signature(status=S.CONFIRMED, flags=["watchlist"])  # held until staff approve
+    assert set(Signature.objects.counted().values_list("pk", flat=True)) == counted
+    assert Signature.objects.published().count() == 2
+    assert all(s.counts for s in Signature.objects.counted())
+    snapshot = compute_count_snapshot()
+    assert (snapshot["count"], snapshot["published"]) == (4, 2)
+
+
+def test_count_snapshot_breaks_down_by_guild_and_profession():
+    make_signature(status=S.CONFIRMED, guilds=["wga", "sag-aftra"])
+    make_signature(status=S.CONFIRMED, guilds=["wga"])
+    make_signature(status=S.PENDING, guilds=["wga"])
+    snapshot = compute_count_snapshot()
+    assert snapshot["by_guild"] == [
+        {"slug": "wga", "name": "WGA", "count": 2},
+        {"slug": "sag-aftra", "name": "SAG-AFTRA", "count": 1},
+    ]
+    assert snapshot["by_profession"] == [{"slug": "writer", "name": "Writer", "count": 2}]
+
+
+def test_confirm_changes_a_pending_signature_once():
+    signature = make_signature()
+    assert signature.confirm() is True
+    assert signature.confirm() is False
+    signature.refresh_from_db()
+    assert signature.status == S.CONFIRMED and signature.confirmed_at is not None
+
+
+def test_confirm_does_not_revive_a_withdrawn_signature():
+    signature = make_signature()
+    signature.withdraw()
+    assert signature.confirm() is False
+    assert Signature.objects.get(pk=signature.pk).status == S.WITHDRAWN
+
+
+def test_withdraw_erases_personal_data_and_unsent_mail():
+    signature = make_signature(
+        status=S.APPROVED, credit="Big Show", country="US", ip_hash="ab" * 32, featured=True, guilds=["wga"]
+    )
+    email = signature.email
+    OutgoingEmail.objects.create(to=email, kind="confirmation", subject="s", body_text="b")
+    OutgoingEmail.objects.create(to="other@example.com", kind="confirmation", subject="s", body_text="b")
+    assert signature.withdraw() is True
+    assert signature.withdraw() is False
+    signature.refresh_from_db()
+    assert signature.status == S.WITHDRAWN and signature.withdrawn_at is not None
+    assert (signature.full_name, signature.email, signature.credit, signature.ip_hash) == ("", None, "", "")
+    assert not signature.country and not signature.featured and not signature.guilds.exists()
+    assert signature.created_at and signature.confirmed_at  # kept for the count history
+    assert list(OutgoingEmail.objects.values_list("to", flat=True)) == ["other@example.com"]
+
+
+def test_tokens_are_bound_to_their_purpose():
+    signature = make_signature()
+    assert Signature.from_token(signature.make_token("verify"), "verify") == signature
+    with pytest.raises(signing.BadSignature):
+        Signature.from_token(signature.make_token("verify"), "withdraw")
+    assert signature.make_token("verify").split(":")[0] == signature.code.hex  # the random code, not the pk
+
+
+def test_tampered_token_is_refused():
+    token = make_signature().make_token("verify")
+    with pytest.raises(signing.BadSignature):
+        Signature.from_token(token[:-2] + ("AA" if not token.endswith("AA") else "BB"), "verify")
+
+
+def test_expired_token_is_refused(settings, monkeypatch):
+    signature = make_signature()
+    eight_days_ago = timezone.now().timestamp() - 8 * 86400
+    monkeypatch.setattr(signing.time, "time", lambda: eight_days_ago)
+    token = signature.make_token("verify")
+    monkeypatch.undo()
+    with pytest.raises(signing.SignatureExpired):
+        Signature.from_token(token, "verify")
+
+
+def test_ip_hash_is_keyed_and_never_the_address(settings):
+    first = hash_ip("203.0.113.7")
+    assert "203.0.113.7" not in first and len(first) == 64
+    assert hash_ip("203.0.113.7") == first
+    settings.IP_HASH_KEY = "another-key"
+    assert hash_ip("203.0.113.7") != first

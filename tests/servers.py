@@ -57,7 +57,7 @@ def wait_until_up(url: str, timeout: float = 30, process: subprocess.Popen | Non
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"{process.args} exited with {process.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (127.0.0.1 only)
+            with urllib.request.urlopen(url, timeout=2):
                 return
         except urllib.error.HTTPError:
             return  # it answers
@@ -180,7 +180,7 @@ class Browserless:
         from urllib.parse import urlencode
 
         body = urlencode(data, doseq=True).encode() if data is not None else None
-        request = urllib.request.Request(self.base_url + path, data=body, headers=self.headers)  # noqa: S310
+        request = urllib.request.Request(self.base_url + path, data=body, headers=self.headers)
         try:
             with self.opener.open(request, timeout=30) as response:
                 return response.status, dict(response.headers), response.read().decode()

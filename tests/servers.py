@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
+from email.message import Message
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,7 +144,7 @@ frontend web
 backend apps
     balance roundrobin
     option httpchk GET /healthz
-    http-response set-header X-Served-By %s
+    http-response set-header X-Served-By %[srv_name]
 {servers}
 """
     )
@@ -176,16 +177,16 @@ class Browserless:
             urllib.request.HTTPCookieProcessor(self.cookies), NoRedirect
         )
 
-    def request(self, path: str, data: dict | None = None) -> tuple[int, dict, str]:
+    def request(self, path: str, data: dict | None = None) -> tuple[int, "Message", str]:
         from urllib.parse import urlencode
 
         body = urlencode(data, doseq=True).encode() if data is not None else None
         request = urllib.request.Request(self.base_url + path, data=body, headers=self.headers)
         try:
             with self.opener.open(request, timeout=30) as response:
-                return response.status, dict(response.headers), response.read().decode()
+                return response.status, response.headers, response.read().decode()
         except urllib.error.HTTPError as error:
-            return error.code, dict(error.headers), error.read().decode()
+            return error.code, error.headers, error.read().decode()
 
     def csrf_token(self, path: str = "/") -> str:
         import re

@@ -69,7 +69,8 @@ class SignForm(forms.Form):
     )
     country = forms.ChoiceField(
         label="Country",
-        choices=[("", "Prefer not to say"), *list(countries)],
+        # A callable: the ~250 choices are then not deep-copied for every form instance.
+        choices=lambda: [("", "Prefer not to say"), *countries],
         required=False,
         error_messages={"invalid_choice": "Please choose a country from the list."},
     )

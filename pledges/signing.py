@@ -44,12 +44,16 @@ def sign(
         signature, created = Signature.objects.select_for_update().get_or_create(
             email=email, defaults=details
         )
-        if created or signature.status == Signature.Status.PENDING:
-            if not created:
-                # Not yet confirmed: the latest submission is what the person means to sign.
-                for field, value in details.items():
-                    setattr(signature, field, value)
-                signature.save()
+        if created:
+            Signature.guilds.through.objects.bulk_create(
+                [Signature.guilds.through(signature=signature, guild=guild) for guild in guilds]
+            )
+            emails.queue_confirmation(signature)
+        elif signature.status == Signature.Status.PENDING:
+            # Not yet confirmed: the latest submission is what the person means to sign.
+            for field, value in details.items():
+                setattr(signature, field, value)
+            signature.save()
             signature.guilds.set(guilds)
             emails.queue_confirmation(signature)
         else:

@@ -1,0 +1,146 @@
+"""What every benchmark shares: a database of its own, app servers, and a load generator."""
+
+import http.client
+import os
+import statistics
+import sys
+import threading
+import time
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.servers import app_env, free_port, manage, start_gunicorn, stop  # noqa: E402
+
+BENCH_DATABASE = "ccai_bench"
+
+
+def bench_database_url() -> str:
+    """A fresh database for the benchmark on DATABASE_URL's server, or the embedded one."""
+    import psycopg
+
+    from ccai.embedded_postgres import database_url
+
+    base = urlsplit(
+        (os.environ.get("DATABASE_URL") or database_url()).replace("postgres://", "postgresql://", 1)
+    )
+    with psycopg.connect(urlunsplit(base._replace(path="/postgres")), autocommit=True) as db:
+        db.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+        db.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+    return urlunsplit(base._replace(path=f"/{BENCH_DATABASE}"))
+
+
+def bench_env(database_url: str, **overrides) -> dict:
+    return app_env(
+        DATABASE_URL=database_url,
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        RATELIMIT_ENABLE="false",
+        EMAIL_URL="smtp://127.0.0.1:1",
+        **overrides,
+    )
+
+
+def prepare(env: dict) -> None:
+    manage(env, "migrate", "--noinput")
+    manage(env, "createcachetable")
+    manage(env, "collectstatic", "--noinput")
+    import psycopg
+
+    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as db:
+        db.execute("CREATE TABLE IF NOT EXISTS bench_insert (id bigserial PRIMARY KEY, payload text)")
+
+
+@contextmanager
+def app_server(env: dict, workers: int):
+    port = free_port()
+    process = start_gunicorn({**env, "GUNICORN_MAX_REQUESTS": "0"}, port, workers=workers)
+    try:
+        yield port, process
+    finally:
+        stop(process)
+
+
+@dataclass
+class LoadResult:
+    name: str
+    requests: int = 0
+    seconds: float = 0.0
+    statuses: Counter = field(default_factory=Counter)
+    latencies: list = field(default_factory=list)
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))] * 1000
+
+    def line(self) -> str:
+        return (
+            f"{self.name:<40} {self.per_second:8.0f} req/s   p50 {self.percentile(50):6.1f} ms"
+            f"   p99 {self.percentile(99):6.1f} ms   statuses {dict(self.statuses)}"
+        )
+
+
+def run_load(name: str, port: int, make_request, clients: int = 32, seconds: float = 10.0) -> LoadResult:
+    """`clients` threads, each on its own keep-alive connection, call make_request(conn, i)
+    (which sends one request and returns the response) as fast as they can for `seconds`."""
+    result = LoadResult(name)
+    lock = threading.Lock()
+    start = threading.Barrier(clients + 1)
+    deadline = [0.0]
+
+    def client(number: int):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        setup = getattr(make_request, "setup", None)
+        state = setup(conn) if setup else None
+        start.wait()
+        latencies, statuses, i = [], Counter(), 0
+        while time.monotonic() < deadline[0]:
+            began = time.perf_counter()
+            try:
+                response = make_request(conn, state, f"{number}-{i}")
+                response.read()
+                statuses[response.status] += 1
+            except (OSError, http.client.HTTPException):
+                statuses["error"] += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            latencies.append(time.perf_counter() - began)
+            i += 1
+        conn.close()
+        with lock:
+            result.latencies.extend(latencies)
+            result.statuses.update(statuses)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.monotonic()
+    deadline[0] = began + seconds
+    for thread in threads:
+        thread.join()
+    result.seconds = time.monotonic() - began
+    result.requests = sum(count for status, count in result.statuses.items() if status != "error")
+    return result
+
+
+def get(path: str):
+    def make_request(conn, state, key):
+        conn.request("GET", path)
+        return conn.getresponse()
+
+    return make_request
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")

@@ -44,6 +44,14 @@ def make_signature(**overrides) -> Signature:
     return signature
 
 
+def token_made_days_ago(signature: Signature, purpose: str, days: float) -> str:
+    """A link token as it was made `days` ago (TimestampSigner stamps it with time.time())."""
+    from unittest import mock
+
+    with mock.patch("django.core.signing.time.time", return_value=timezone.now().timestamp() - days * 86400):
+        return signature.make_token(purpose)
+
+
 @pytest.fixture
 def valid_form_data() -> dict:
     return {

@@ -2,12 +2,10 @@ import json
 import re
 
 import pytest
-from django.core import signing
 from django.test import Client
-from django.utils import timezone
 
 from pledges.models import OutgoingEmail, Signature
-from tests.conftest import make_signature
+from tests.conftest import make_signature, token_made_days_ago
 
 pytestmark = pytest.mark.django_db
 
@@ -219,12 +217,9 @@ def test_a_verify_link_cannot_withdraw(client):
     assert Signature.objects.get(pk=signature.pk).status == S.PENDING
 
 
-def test_expired_verify_link_gets_a_friendly_page(client, monkeypatch):
+def test_expired_verify_link_gets_a_friendly_page(client):
     signature = make_signature()
-    eight_days_ago = timezone.now().timestamp() - 8 * 86400
-    monkeypatch.setattr(signing.time, "time", lambda: eight_days_ago)
-    token = signature.make_token("verify")
-    monkeypatch.undo()
+    token = token_made_days_ago(signature, "verify", 8)
     response = client.post(f"/verify/{token}/")
     assert response.status_code == 410
     assert "expired" in response.content.decode()

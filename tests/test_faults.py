@@ -25,6 +25,20 @@ from tests.servers import (
 transactional = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
+@pytest.fixture
+def started():
+    """Call it on every process a test starts: they are all stopped when the test ends, pass or fail."""
+    processes = []
+
+    def track(process):
+        processes.append(process)
+        return process
+
+    yield track
+    for process in processes:
+        stop(process)
+
+
 def wait_for(condition, timeout: float = 45, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -44,7 +58,7 @@ def worker_env(smtp_port: int, **overrides) -> dict:
 
 
 @transactional
-def test_worker_killed_mid_batch_still_delivers_every_email_at_least_once():
+def test_worker_killed_mid_batch_still_delivers_every_email_at_least_once(started):
     port = free_port()
     controller, inbox = start_smtp(port)
     original = inbox.handle_DATA
@@ -58,16 +72,15 @@ def test_worker_killed_mid_batch_still_delivers_every_email_at_least_once():
     for address in addresses:
         OutgoingEmail.objects.create(to=address, kind="confirmation", subject="s", body_text="b")
     try:
-        worker = start_worker(worker_env(port))
+        worker = started(start_worker(worker_env(port)))
         wait_for(lambda: len(inbox.messages) >= 10, what="10 messages before the kill")
         worker.send_signal(signal.SIGKILL)
         worker.wait()
         delivered_before_kill = len(inbox.messages)
         assert delivered_before_kill < len(addresses)  # the kill really was mid-batch
 
-        worker = start_worker(worker_env(port))
+        started(start_worker(worker_env(port)))
         wait_for(lambda: {m["To"] for m in inbox.messages} == set(addresses), what="every message")
-        stop(worker)
     finally:
         controller.stop()
     copies = Counter(m["To"] for m in inbox.messages)
@@ -78,25 +91,22 @@ def test_worker_killed_mid_batch_still_delivers_every_email_at_least_once():
 
 
 @transactional
-def test_smtp_down_while_people_sign_loses_nothing(valid_form_data):
+def test_smtp_down_while_people_sign_loses_nothing(started, valid_form_data):
     port = free_port()  # nothing listens here yet: the mail server is down
-    worker = start_worker(worker_env(port))
-    try:
-        client = Client()
-        addresses = [f"outage{i}@example.com" for i in range(20)]
-        for address in addresses:
-            assert client.post("/sign/", {**valid_form_data, "email": address}).status_code == 302
-        wait_for(lambda: OutgoingEmail.objects.filter(attempts__gt=0).exists(), what="a failed attempt")
-        assert not OutgoingEmail.objects.filter(sent_at__isnull=False).exists()
+    started(start_worker(worker_env(port)))
+    client = Client()
+    addresses = [f"outage{i}@example.com" for i in range(20)]
+    for address in addresses:
+        assert client.post("/sign/", {**valid_form_data, "email": address}).status_code == 302
+    wait_for(lambda: OutgoingEmail.objects.filter(attempts__gt=0).exists(), what="a failed attempt")
+    assert not OutgoingEmail.objects.filter(sent_at__isnull=False).exists()
 
-        controller, inbox = start_smtp(port)  # the mail server comes back
-        try:
-            wait_for(lambda: len(inbox.messages) >= len(addresses), what="every confirmation email")
-            time.sleep(0.5)  # a duplicate would have arrived by now
-        finally:
-            controller.stop()
+    controller, inbox = start_smtp(port)  # the mail server comes back
+    try:
+        wait_for(lambda: len(inbox.messages) >= len(addresses), what="every confirmation email")
+        time.sleep(0.5)  # a duplicate would have arrived by now
     finally:
-        stop(worker)
+        controller.stop()
     assert sorted(m["To"] for m in inbox.messages) == sorted(addresses)
     assert OutgoingEmail.objects.filter(sent_at__isnull=False, failed_at__isnull=True).count() == 20
 
@@ -118,7 +128,7 @@ def pg_ctl(server, *args: str) -> None:
     run_pg_ctl(["-w", "-m", "fast", *args], pgdata=server.pgdata, user=server.system_user, timeout=30)
 
 
-def test_postgres_restart_under_the_running_app_and_worker(own_postgres, tmp_path, valid_form_data):
+def test_postgres_restart_under_the_running_app_and_worker(started, own_postgres, valid_form_data):
     smtp_port, web_port = free_port(), free_port()
     env = app_env(
         DATABASE_URL=own_postgres.get_uri(),
@@ -129,8 +139,8 @@ def test_postgres_restart_under_the_running_app_and_worker(own_postgres, tmp_pat
     manage(env, "migrate", "--noinput")
     manage(env, "createcachetable")
     controller, inbox = start_smtp(smtp_port)
-    web = start_gunicorn(env, web_port, workers=1)
-    worker = start_worker(env)
+    started(start_gunicorn(env, web_port, workers=1))
+    started(start_worker(env))
     browser = Browserless(f"http://127.0.0.1:{web_port}")
     try:
         assert browser.post_form("/sign/", {**valid_form_data, "email": "before@example.com"}) == 302
@@ -148,8 +158,6 @@ def test_postgres_restart_under_the_running_app_and_worker(own_postgres, tmp_pat
         assert browser.post_form("/sign/", {**valid_form_data, "email": "after-restart@example.com"}) == 302
         wait_for(lambda: len(inbox.messages) == 3, what="the emails signed after the restarts")
     finally:
-        stop(web)
-        stop(worker)
         controller.stop()
     assert sorted(m["To"] for m in inbox.messages) == [
         "after-restart@example.com",

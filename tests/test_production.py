@@ -58,7 +58,8 @@ def cluster(tmp_path_factory):
     try:
         manage(env, "migrate", "--noinput")
         ports = [free_port(), free_port()]
-        processes += [start_gunicorn(env, port, workers=2) for port in ports]
+        for port in ports:
+            processes.append(start_gunicorn(env, port, workers=2))
         processes.append(start_worker(env))
         with haproxy(ports, tmp_path_factory.mktemp("haproxy")) as port:
             yield {"url": f"http://127.0.0.1:{port}", "app_ports": ports, "inbox": inbox}

@@ -1,6 +1,6 @@
 """Signing the letter: store the signature and the email it causes, in one transaction."""
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from pledges import emails
 from pledges.models import LetterVersion, Signature
@@ -38,18 +38,37 @@ def sign(
         "flags": sorted(set(flags) | review_flags(full_name=full_name, email=email, ip_hash=ip_hash)),
         "letter_version": LetterVersion.objects.current(),
     }
+    while True:
+        try:
+            return _sign_first_time(email, details, guilds)
+        except IntegrityError as error:
+            if getattr(error.__cause__, "diag", None) is None or (
+                error.__cause__.diag.constraint_name != "signature_email_unique_ci"
+            ):
+                raise
+        try:
+            return _sign_again(email, details, guilds)
+        except Signature.DoesNotExist:
+            continue  # withdrawn (and erased) in between: the address is free again
+
+
+def _sign_first_time(email: str, details: dict, guilds) -> Signature:
+    # The common case costs one transaction of three INSERTs; the unique index on the email
+    # turns a second signature of one address into an IntegrityError, whichever came first.
     with transaction.atomic():
-        # The lock makes concurrent submissions of one address queue up behind each other;
-        # the unique index on lower(email) makes the losers of the insert race find the winner.
-        signature, created = Signature.objects.select_for_update().get_or_create(
-            email=email, defaults=details
+        signature = Signature.objects.create(email=email, **details)
+        Signature.guilds.through.objects.bulk_create(
+            [Signature.guilds.through(signature=signature, guild=guild) for guild in guilds]
         )
-        if created:
-            Signature.guilds.through.objects.bulk_create(
-                [Signature.guilds.through(signature=signature, guild=guild) for guild in guilds]
-            )
-            emails.queue_confirmation(signature)
-        elif signature.status == Signature.Status.PENDING:
+        emails.queue_confirmation(signature)
+    return signature
+
+
+def _sign_again(email: str, details: dict, guilds) -> Signature:
+    with transaction.atomic():
+        # Concurrent submissions of one address queue up behind this lock.
+        signature = Signature.objects.select_for_update().get(email=email)
+        if signature.status == Signature.Status.PENDING:
             # Not yet confirmed: the latest submission is what the person means to sign.
             for field, value in details.items():
                 setattr(signature, field, value)

@@ -154,3 +154,18 @@ def test_ip_hash_is_keyed_and_never_the_address(settings):
     assert hash_ip("203.0.113.7") == first
     settings.IP_HASH_KEY = "another-key"
     assert hash_ip("203.0.113.7") != first
+
+
+def test_sign_lets_other_integrity_errors_through_and_stores_nothing():
+    from pledges.models import Profession
+    from pledges.signing import sign
+
+    with pytest.raises(IntegrityError, match="signature_flags_valid"):
+        sign(
+            full_name="A B",
+            email="a@example.com",
+            profession=Profession.objects.first(),
+            guilds=[],
+            flags=["bogus"],
+        )
+    assert not Signature.objects.exists() and not OutgoingEmail.objects.exists()

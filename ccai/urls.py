@@ -3,11 +3,11 @@ from django.contrib import admin
 from django.urls import include, path
 from django_ratelimit.decorators import ratelimit
 
-from pledges.views import rate_setting
+from pledges.views import client_key, rate_setting
 
 # Password guessing: login POSTs are limited per IP and per username.
 admin_login = ratelimit(
-    group="admin-login-ip", key="ip", rate=rate_setting("RATELIMIT_ADMIN_LOGIN_IP"), method="POST"
+    group="admin-login-ip", key=client_key, rate=rate_setting("RATELIMIT_ADMIN_LOGIN_IP"), method="POST"
 )(
     ratelimit(
         group="admin-login-username",

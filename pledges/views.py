@@ -31,6 +31,18 @@ def client_ip(request: HttpRequest) -> str:
     return remote
 
 
+def client_key(group: str, request: HttpRequest) -> str:
+    """The rate-limit key for a client: a keyed hash of its address, so that the cache holds no
+    IP either. An IPv6 client is its /64, which one subscriber gets whole and can roam within."""
+    ip = client_ip(request)
+    try:
+        if ipaddress.ip_address(ip).version == 6:
+            ip = str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address)
+    except ValueError:
+        pass
+    return hash_ip(ip)
+
+
 def letter_page(request: HttpRequest, form: SignForm | None = None, status: int = 200) -> HttpResponse:
     ctx = {
         "letter": LetterVersion.objects.current(),
@@ -57,7 +69,7 @@ def too_many_requests(request: HttpRequest, exception: Exception) -> HttpRespons
 
 # The hard limit counts every POST, valid or not, and refuses before any database work.
 @require_POST
-@ratelimit(group="sign-ip-hard", key="ip", rate=rate_setting("RATELIMIT_SIGN_IP_HARD"))
+@ratelimit(group="sign-ip-hard", key=client_key, rate=rate_setting("RATELIMIT_SIGN_IP_HARD"))
 def sign(request: HttpRequest) -> HttpResponse:
     form = SignForm(request.POST)
     if not form.is_valid():
@@ -67,7 +79,11 @@ def sign(request: HttpRequest) -> HttpResponse:
     # Past the soft limit the signature is still taken (a union hall shares one IP) but held.
     flags = []
     if is_ratelimited(
-        request, group="sign-ip-soft", key="ip", rate=rate_setting("RATELIMIT_SIGN_IP_SOFT"), increment=True
+        request,
+        group="sign-ip-soft",
+        key=client_key,
+        rate=rate_setting("RATELIMIT_SIGN_IP_SOFT"),
+        increment=True,
     ):
         flags.append(Signature.Flag.IP_SOFT_LIMIT)
     data = form.cleaned_data
@@ -104,7 +120,7 @@ def _signature_or_bad_link(request: HttpRequest, token: str, purpose: str):
 
 # GET only shows a button: mail scanners fetch links in emails, and must not confirm or withdraw.
 @require_http_methods(["GET", "POST"])
-@ratelimit(group="verify-ip", key="ip", rate=rate_setting("RATELIMIT_VERIFY_IP"), method="POST")
+@ratelimit(group="verify-ip", key=client_key, rate=rate_setting("RATELIMIT_VERIFY_IP"), method="POST")
 def verify(request: HttpRequest, token: str) -> HttpResponse:
     signature, bad_link = _signature_or_bad_link(request, token, "verify")
     if bad_link:
@@ -117,7 +133,7 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@ratelimit(group="withdraw-ip", key="ip", rate=rate_setting("RATELIMIT_WITHDRAW_IP"), method="POST")
+@ratelimit(group="withdraw-ip", key=client_key, rate=rate_setting("RATELIMIT_WITHDRAW_IP"), method="POST")
 def withdraw(request: HttpRequest, token: str) -> HttpResponse:
     signature, bad_link = _signature_or_bad_link(request, token, "withdraw")
     if bad_link:

@@ -60,8 +60,8 @@ def database_url() -> str:
 class Server:
     def __init__(self, env: dict):
         self.port = free_port()
-        self.log = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
+        self.process = subprocess.Popen(  # noqa: S603 (our own command line)
             [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"],
             cwd=ROOT,
             env=env,

@@ -84,8 +84,11 @@ class Server:
         self.log.seek(0)
         return self.log.read().decode(errors="replace")
 
-    def request(self, method: str, path: str, form: dict | None = None, client: str = "") -> tuple:
-        headers = {"Cookie": f"csrftoken={CSRF}", "Host": "127.0.0.1"}
+    def request(
+        self, method: str, path: str, form: dict | None = None, client: str = "", headers: dict | None = None
+    ) -> tuple:
+        headers = {"Cookie": f"csrftoken={CSRF}", "Host": "127.0.0.1", **(headers or {})}
+        headers = {name: value for name, value in headers.items() if value is not None}
         if client:
             headers["X-Forwarded-For"] = client
         body = None

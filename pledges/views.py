@@ -157,6 +157,7 @@ def privacy(request: HttpRequest) -> HttpResponse:
     ctx = {
         "unconfirmed_days": settings.UNCONFIRMED_EXPIRY_DAYS,
         "verify_days": settings.VERIFY_LINK_MAX_AGE_DAYS,
+        "emails_per_day": settings.EMAILS_PER_ADDRESS_PER_DAY,
     }
     return render(request, "pledges/privacy.html", ctx)
 

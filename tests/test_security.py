@@ -178,7 +178,7 @@ def test_redact_emails(text, expected):
 @pytest.fixture
 def console_log():
     """What the configured console handler (the one with the redacting filter) writes."""
-    handler = next(h for h in logging.getLogger().handlers if h.filters)
+    handler = next(h for h in logging.getLogger().handlers if h.name == "console")
     stream = io.StringIO()
     old_stream = handler.setStream(stream)
     logger = logging.getLogger()

@@ -92,6 +92,9 @@ CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://ccai_cache")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache":
     # Django's database cache increments with a read and a write; rate limits need it atomic.
     CACHES["default"]["BACKEND"] = "pledges.cache.DatabaseCache"
+    # Past MAX_ENTRIES (Django's default: 300) it evicts a third of the keys, rate-limit counts
+    # included: a flood from many addresses would reset everyone's limits.
+    CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 100_000)
 
 # Email: the worker (manage.py deliver_emails) sends through EMAIL_URL.
 vars().update(env.email_url("EMAIL_URL", default="smtp://127.0.0.1:1025"))

@@ -250,3 +250,11 @@ def test_the_database_cache_incr_keeps_the_expiry_and_refuses_missing_keys():
     assert cache.get("pledges:test-window") == 3 and before == after
     with pytest.raises(ValueError):
         cache.incr("pledges:no-such-key")
+
+
+def test_the_database_cache_keeps_rate_limit_counts_when_it_fills_up():
+    # Django's default would evict a third of the keys past 300 entries, the lowest-named first.
+    cache.add("rl:a-client", 5, 3600)
+    cache.set_many({f"z-filler-{n}": n for n in range(400)}, 3600)
+    cache.set("z-one-more", 1, 3600)  # culling happens on a set
+    assert cache.get("rl:a-client") == 5

@@ -125,13 +125,17 @@ RATELIMIT_VERIFY_IP = env("RATELIMIT_VERIFY_IP", default="100/h")
 RATELIMIT_WITHDRAW_IP = env("RATELIMIT_WITHDRAW_IP", default="100/h")
 RATELIMIT_ADMIN_LOGIN_IP = env("RATELIMIT_ADMIN_LOGIN_IP", default="10/15m")
 RATELIMIT_ADMIN_LOGIN_USERNAME = env("RATELIMIT_ADMIN_LOGIN_USERNAME", default="20/h")
-for _name in [
-    name
-    for name in dir()
-    if name.startswith("RATELIMIT_") and name.endswith(("_IP", "_SOFT", "_HARD", "_USERNAME"))
-]:
-    if not re.fullmatch(r"[1-9][0-9]*/[0-9]*[smhd]", vars()[_name]):
-        raise ImproperlyConfigured(f'{_name} must be a rate like "10/h" or "10/15m", not {vars()[_name]!r}')
+_RATES = (
+    "SIGN_IP_SOFT",
+    "SIGN_IP_HARD",
+    "VERIFY_IP",
+    "WITHDRAW_IP",
+    "ADMIN_LOGIN_IP",
+    "ADMIN_LOGIN_USERNAME",
+)
+for _rate in _RATES:
+    if not re.fullmatch(r"[1-9][0-9]*/[0-9]*[smhd]", vars()[f"RATELIMIT_{_rate}"]):
+        raise ImproperlyConfigured(f'RATELIMIT_{_rate} must be a rate like "10/h" or "10/15m"')
 EMAILS_PER_ADDRESS_PER_DAY = env.int("EMAILS_PER_ADDRESS_PER_DAY", default=3)
 
 # Review flags: from this many signatures in an hour, further ones from the same IP hash or

@@ -31,9 +31,10 @@ def client_ip(request: HttpRequest) -> str:
     return remote
 
 
-def client_key(group: str, request: HttpRequest) -> str:
-    """The rate-limit key for a client: a keyed hash of its address, so that the cache holds no
-    IP either. An IPv6 client is its /64, which one subscriber gets whole and can roam within."""
+def client_hash(request: HttpRequest) -> str:
+    """A keyed hash of the client's address: what a signature stores and what rate limits count
+    by, so that neither the database nor the cache holds an IP. An IPv6 client is its /64, which
+    one subscriber gets whole and can hop around in."""
     ip = client_ip(request)
     try:
         if ipaddress.ip_address(ip).version == 6:
@@ -41,6 +42,11 @@ def client_key(group: str, request: HttpRequest) -> str:
     except ValueError:
         pass
     return hash_ip(ip)
+
+
+def client_key(group: str, request: HttpRequest) -> str:
+    """django-ratelimit's key function: the client's hash."""
+    return client_hash(request)
 
 
 def letter_page(request: HttpRequest, form: SignForm | None = None, status: int = 200) -> HttpResponse:
@@ -96,7 +102,7 @@ def sign(request: HttpRequest) -> HttpResponse:
         country=data["country"],
         show_publicly=data["show_publicly"],
         updates_opt_in=data["updates_opt_in"],
-        ip_hash=hash_ip(client_ip(request)),
+        ip_hash=client_hash(request),
         flags=flags,
     )
     return redirect("pledges:thanks")

@@ -50,6 +50,25 @@ def test_client_ip_counts_trusted_proxies_from_the_right(settings, proxies, forw
     assert client_ip(request) == expected
 
 
+def test_an_ipv6_client_is_its_64_for_limits_and_the_stored_hash(client, settings, valid_form_data):
+    settings.RATELIMIT_SIGN_IP_HARD = "2/h"
+    hopping = ["2001:db8:1:2::1", "2001:db8:1:2:ffff::9", "2001:db8:1:2:abcd::5"]
+    statuses = [
+        client.post("/sign/", person(n, valid_form_data), REMOTE_ADDR=ip).status_code
+        for n, ip in enumerate(hopping)
+    ]
+    assert statuses == [302, 302, 429]
+    assert len(set(Signature.objects.values_list("ip_hash", flat=True))) == 1
+    assert client.post("/sign/", person(9, valid_form_data), REMOTE_ADDR="2001:db8:1:3::1").status_code == 302
+
+
+def test_a_bad_rate_setting_stops_start_up():
+    from tests.test_settings import load_settings
+
+    result = load_settings(DEBUG="true", RATELIMIT_SIGN_IP_HARD="lots")
+    assert result.returncode != 0 and "RATELIMIT_SIGN_IP_HARD must be a rate" in result.stderr
+
+
 # Signing: a soft limit that holds for review, a hard limit that refuses
 
 

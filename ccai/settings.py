@@ -2,9 +2,11 @@
 environment (or a `.env` file beside manage.py). See README.md for the list."""
 
 import os
+import re
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -43,6 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -50,6 +53,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_ratelimit.middleware.RatelimitMiddleware",
 ]
 
 ROOT_URLCONF = "ccai.urls"
@@ -85,6 +89,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Cache: shared by every worker and machine (rate limits, the cached count).
 # The default keeps it in PostgreSQL; production points CACHE_URL at Redis.
 CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://ccai_cache")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache":
+    # Django's database cache increments with a read and a write; rate limits need it atomic.
+    CACHES["default"]["BACKEND"] = "pledges.cache.DatabaseCache"
+    # Past MAX_ENTRIES (Django's default: 300) it evicts a third of the keys, rate-limit counts
+    # included: a flood from many addresses would reset everyone's limits.
+    CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 100_000)
 
 # Email: the worker (manage.py deliver_emails) sends through EMAIL_URL.
 vars().update(env.email_url("EMAIL_URL", default="smtp://127.0.0.1:1025"))
@@ -103,8 +113,78 @@ IP_HASH_KEY = env("IP_HASH_KEY", default=SECRET_KEY)
 # How many reverse proxies in front of the app append to X-Forwarded-For.
 # 0 means X-Forwarded-For is ignored and REMOTE_ADDR is the client.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Abuse limits (README explains each number). Rates are django-ratelimit's "count/period",
+# e.g. "10/h" or "10/15m"; all held in the shared cache, so they hold across processes.
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 RATELIMIT_IP_META_KEY = "pledges.views.client_ip"
+RATELIMIT_VIEW = "pledges.views.too_many_requests"
+RATELIMIT_SIGN_IP_SOFT = env("RATELIMIT_SIGN_IP_SOFT", default="10/h")
+RATELIMIT_SIGN_IP_HARD = env("RATELIMIT_SIGN_IP_HARD", default="200/h")
+RATELIMIT_VERIFY_IP = env("RATELIMIT_VERIFY_IP", default="100/h")
+RATELIMIT_WITHDRAW_IP = env("RATELIMIT_WITHDRAW_IP", default="100/h")
+RATELIMIT_ADMIN_LOGIN_IP = env("RATELIMIT_ADMIN_LOGIN_IP", default="10/15m")
+RATELIMIT_ADMIN_LOGIN_USERNAME = env("RATELIMIT_ADMIN_LOGIN_USERNAME", default="20/h")
+_RATES = (
+    "SIGN_IP_SOFT",
+    "SIGN_IP_HARD",
+    "VERIFY_IP",
+    "WITHDRAW_IP",
+    "ADMIN_LOGIN_IP",
+    "ADMIN_LOGIN_USERNAME",
+)
+for _rate in _RATES:
+    if not re.fullmatch(r"[1-9][0-9]*/[0-9]*[smhd]", vars()[f"RATELIMIT_{_rate}"]):
+        raise ImproperlyConfigured(f'RATELIMIT_{_rate} must be a rate like "10/h" or "10/15m"')
+EMAILS_PER_ADDRESS_PER_DAY = env.int("EMAILS_PER_ADDRESS_PER_DAY", default=3)
+
+# Review flags: from this many signatures in an hour, further ones from the same IP hash or
+# email domain are held for review. Big webmail domains are exempt from the domain burst.
+BURST_IP_PER_HOUR = env.int("BURST_IP_PER_HOUR", default=20)
+BURST_DOMAIN_PER_HOUR = env.int("BURST_DOMAIN_PER_HOUR", default=20)
+BURST_EXEMPT_DOMAINS = env.list(
+    "BURST_EXEMPT_DOMAINS",
+    default=[
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "ymail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "aol.com",
+        "proton.me",
+        "protonmail.com",
+        "gmx.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "mail.com",
+        "zoho.com",
+        "yandex.ru",
+        "mail.ru",
+        "qq.com",
+        "163.com",
+        "naver.com",
+        "comcast.net",
+        "hey.com",
+        "fastmail.com",
+        "yahoo.co.uk",
+        "hotmail.co.uk",
+        "btinternet.com",
+        "orange.fr",
+    ],
+)
+
+# Email checks on the sign form: the domain must be able to receive mail (MX, else A/AAAA).
+# When DNS cannot be reached at all the check lets the address through. On unless DEBUG:
+# a development machine may have no working DNS.
+EMAIL_DOMAIN_CHECK = env.bool("EMAIL_DOMAIN_CHECK", default=not DEBUG)
+EMAIL_DOMAIN_CHECK_TIMEOUT = env.float("EMAIL_DOMAIN_CHECK_TIMEOUT", default=2.0)
 
 # Request limits: a signature is a few hundred bytes; refuse anything far larger.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
@@ -113,6 +193,7 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
 # Security
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY_COUNT else None
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG and SITE_URL.startswith("https"))
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers check health over plain http
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SITE_URL.startswith("https")
 SESSION_COOKIE_HTTPONLY = True
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if SITE_URL.startswith("https") else 0)
@@ -121,6 +202,22 @@ SECURE_HSTS_PRELOAD = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+CSRF_COOKIE_HTTPONLY = True  # no page reads the token from JavaScript
+# No inline script or style anywhere (the admin's included), so none is allowed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -149,7 +246,9 @@ STORAGES = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Email addresses are personal data: the filter redacts them from every line logged.
+    "filters": {"redact_emails": {"()": "pledges.logfilters.RedactEmails"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_emails"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}, "pgserver": {"level": "WARNING"}},
 }

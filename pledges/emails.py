@@ -3,11 +3,13 @@
 
 import logging
 import smtplib
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from pledges.models import OutgoingEmail, Signature
 
@@ -45,6 +47,15 @@ def queue_already_signed(signature: Signature) -> OutgoingEmail:
         signature.email,
         {"signature": signature, "withdraw_link": signature.link("withdraw")},
     )
+
+
+def daily_limit_reached(address: str) -> bool:
+    """Whether the address has been sent EMAILS_PER_ADDRESS_PER_DAY emails in the last day;
+    the outbox is the record, so the limit holds across processes and survives a cache flush."""
+    if not settings.RATELIMIT_ENABLE:
+        return False
+    since = timezone.now() - timedelta(days=1)
+    return OutgoingEmail.objects.sent_to_since(address, since).count() >= settings.EMAILS_PER_ADDRESS_PER_DAY
 
 
 def is_temporary(error: Exception) -> bool:

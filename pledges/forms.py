@@ -2,15 +2,28 @@ import re
 import unicodedata
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django_countries import countries
 
+from pledges.maildomains import can_receive_mail, is_disposable
 from pledges.models import CREDIT_MAX_LENGTH, NAME_MAX_LENGTH, Guild, Profession
 
 # Control, format (e.g. right-to-left overrides), surrogate, private-use and unassigned characters;
 # U+FFFD is what undecodable bytes in the request became.
 _FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
-_URL_LIKE = re.compile(r"(://|\bwww\.|\b[a-z0-9-]+\.(com|net|org|io|ly|co|xyz|ru|info|biz|me|app)\b)", re.I)
+# Web addresses in names: a scheme, "www.", an "@", a host under a common top-level domain
+# ("spam.example.com", "bit.ly/x"), or a spelled-out dot ("spam [dot] com", "spam(.)com").
+# Short top-level domains that are also name particles (de, da, la, di, do) are left out,
+# so that "Mme.de Gaulle" is still a name.
+_URL_LIKE = re.compile(
+    r"(://|\bwww\.|@|\bhttps?:|"
+    r"\b[a-z0-9-]+\.(com|net|org|io|ly|co|xyz|ru|info|biz|me|app|dev|site|online|top|club|shop|store|"
+    r"link|click|live|tv|gg|cn|uk|jp|br|au|us|eu|ai|sh|cc|ws|fm|vip|pro|bio|lol|icu|cyou|buzz|tk|ml|"
+    r"ga|cf|gq|su|ua|ir|pk|vn|kr|pw|win|bid|loan|work|fun|space|website|tech|email)\b|"
+    r"\w\s*[\[(]\s*(\.|dot)\s*[\])]\s*\w)",
+    re.I,
+)
 
 
 def clean_text(value: str, *, label: str) -> str:
@@ -99,6 +112,13 @@ class SignForm(forms.Form):
         email = unicodedata.normalize("NFKC", self.cleaned_data["email"]).strip().lower()
         if len(email) > 254:
             raise ValidationError("That email address is too long.")
+        domain = email.rpartition("@")[2]
+        if is_disposable(domain):
+            raise ValidationError(
+                "Please use a permanent email address: we cannot accept disposable addresses."
+            )
+        if settings.EMAIL_DOMAIN_CHECK and not can_receive_mail(domain):
+            raise ValidationError(f"{domain} cannot receive email. Please check the address.")
         return email
 
     def clean_credit(self) -> str:

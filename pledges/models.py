@@ -175,6 +175,8 @@ class Signature(models.Model):
             models.Index(
                 fields=["created_at"], condition=Q(status="pending"), name="signature_pending_created"
             ),
+            # review.is_ip_burst: signatures from one IP hash within the last hour.
+            models.Index(fields=["ip_hash", "created_at"], name="signature_ip_hash_created"),
         ]
 
     def __str__(self) -> str:

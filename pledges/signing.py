@@ -2,14 +2,21 @@
 
 from django.db import IntegrityError, transaction
 
-from pledges import emails
+from pledges import emails, review
 from pledges.models import LetterVersion, Signature
 
 
 def review_flags(*, full_name: str, email: str, ip_hash: str) -> set[str]:
     """The reasons (Signature.Flag values) to hold a new signature for staff review: it then
     counts and shows only once approved. Each check adds its flag here."""
-    return set()
+    flags = set()
+    if review.is_ip_burst(ip_hash):
+        flags.add(Signature.Flag.IP_BURST)
+    if review.is_domain_burst(email):
+        flags.add(Signature.Flag.DOMAIN_BURST)
+    if review.looks_machine_made(full_name):
+        flags.add(Signature.Flag.MACHINE_NAME)
+    return flags
 
 
 def sign(
@@ -74,7 +81,12 @@ def _sign_again(email: str, details: dict, guilds) -> Signature:
                 setattr(signature, field, value)
             signature.save()
             signature.guilds.set(guilds)
-            emails.queue_confirmation(signature)
+            queue_email = emails.queue_confirmation
         else:
-            emails.queue_already_signed(signature)
+            queue_email = emails.queue_already_signed
+        # The page looks the same either way; past the limit the address just gets no more mail,
+        # so that the form cannot be used to mail-bomb anyone. The row lock above makes
+        # concurrent submissions of one address count one after another.
+        if not emails.daily_limit_reached(email):
+            queue_email(signature)
     return signature

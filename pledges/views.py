@@ -6,6 +6,8 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_ratelimit.core import is_ratelimited
+from django_ratelimit.decorators import ratelimit
 
 from pledges.forms import SignForm
 from pledges.models import LetterVersion, Signature, count_snapshot, hash_ip
@@ -29,6 +31,24 @@ def client_ip(request: HttpRequest) -> str:
     return remote
 
 
+def client_hash(request: HttpRequest) -> str:
+    """A keyed hash of the client's address: what a signature stores and what rate limits count
+    by, so that neither the database nor the cache holds an IP. An IPv6 client is its /64, which
+    one subscriber gets whole and can hop around in."""
+    ip = client_ip(request)
+    try:
+        if ipaddress.ip_address(ip).version == 6:
+            ip = str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address)
+    except ValueError:
+        pass
+    return hash_ip(ip)
+
+
+def client_key(group: str, request: HttpRequest) -> str:
+    """django-ratelimit's key function: the client's hash."""
+    return client_hash(request)
+
+
 def letter_page(request: HttpRequest, form: SignForm | None = None, status: int = 200) -> HttpResponse:
     ctx = {
         "letter": LetterVersion.objects.current(),
@@ -44,13 +64,34 @@ def letter(request: HttpRequest) -> HttpResponse:
     return letter_page(request)
 
 
+def rate_setting(name: str):
+    """A django-ratelimit rate read from settings at request time."""
+    return lambda group, request: getattr(settings, name)
+
+
+def too_many_requests(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return render(request, "429.html", status=429)
+
+
+# The hard limit counts every POST, valid or not, and refuses before any database work.
 @require_POST
+@ratelimit(group="sign-ip-hard", key=client_key, rate=rate_setting("RATELIMIT_SIGN_IP_HARD"))
 def sign(request: HttpRequest) -> HttpResponse:
     form = SignForm(request.POST)
     if not form.is_valid():
         return letter_page(request, form, status=400)
     if form.is_bot():
         return redirect("pledges:thanks")
+    # Past the soft limit the signature is still taken (a union hall shares one IP) but held.
+    flags = []
+    if is_ratelimited(
+        request,
+        group="sign-ip-soft",
+        key=client_key,
+        rate=rate_setting("RATELIMIT_SIGN_IP_SOFT"),
+        increment=True,
+    ):
+        flags.append(Signature.Flag.IP_SOFT_LIMIT)
     data = form.cleaned_data
     sign_letter(
         full_name=data["full_name"],
@@ -61,7 +102,8 @@ def sign(request: HttpRequest) -> HttpResponse:
         country=data["country"],
         show_publicly=data["show_publicly"],
         updates_opt_in=data["updates_opt_in"],
-        ip_hash=hash_ip(client_ip(request)),
+        ip_hash=client_hash(request),
+        flags=flags,
     )
     return redirect("pledges:thanks")
 
@@ -84,6 +126,7 @@ def _signature_or_bad_link(request: HttpRequest, token: str, purpose: str):
 
 # GET only shows a button: mail scanners fetch links in emails, and must not confirm or withdraw.
 @require_http_methods(["GET", "POST"])
+@ratelimit(group="verify-ip", key=client_key, rate=rate_setting("RATELIMIT_VERIFY_IP"), method="POST")
 def verify(request: HttpRequest, token: str) -> HttpResponse:
     signature, bad_link = _signature_or_bad_link(request, token, "verify")
     if bad_link:
@@ -96,6 +139,7 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@ratelimit(group="withdraw-ip", key=client_key, rate=rate_setting("RATELIMIT_WITHDRAW_IP"), method="POST")
 def withdraw(request: HttpRequest, token: str) -> HttpResponse:
     signature, bad_link = _signature_or_bad_link(request, token, "withdraw")
     if bad_link:
@@ -119,6 +163,7 @@ def privacy(request: HttpRequest) -> HttpResponse:
     ctx = {
         "unconfirmed_days": settings.UNCONFIRMED_EXPIRY_DAYS,
         "verify_days": settings.VERIFY_LINK_MAX_AGE_DAYS,
+        "emails_per_day": settings.EMAILS_PER_ADDRESS_PER_DAY,
     }
     return render(request, "pledges/privacy.html", ctx)
 

@@ -1,12 +1,15 @@
 import email
+import os
 import re
 import socket
 from email import policy
 from email.message import EmailMessage
 
+import hypothesis
 import pytest
 from aiosmtpd.controller import Controller
 from django.conf import settings
+from django.core.cache import cache
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -15,6 +18,36 @@ from pledges.models import Guild, LetterVersion, Profession, Signature
 # The live server's request threads would otherwise keep their connections open while a browser
 # holds a keep-alive connection, and the test database could not be dropped at the end.
 settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+
+# Property-based tests: a few hundred examples each, the same ones on every run (stable CI).
+hypothesis.settings.register_profile(
+    "ccai",
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[hypothesis.HealthCheck.too_slow, hypothesis.HealthCheck.function_scoped_fixture],
+)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ccai"))
+
+
+@pytest.fixture(autouse=True)
+def no_real_dns(settings):
+    """There is no internet here: the email domain check is off unless a test turns it on
+    with a mocked resolver."""
+    settings.EMAIL_DOMAIN_CHECK = False
+
+
+@pytest.fixture(autouse=True)
+def empty_cache(request, django_db_blocker):
+    """Each database test starts with an empty cache, so that rate-limit counts (kept in the
+    cache table, which a transactional test's flush does not empty) never leak between tests.
+    Rate limits stay on: many tests post from the test client's one IP, well under them."""
+    if request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames):
+        request.getfixturevalue("django_db_setup")
+        with django_db_blocker.unblock():
+            cache.clear()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -248,6 +248,8 @@ def test_healthz_answers_ok_when_the_database_answers(client):
 def test_privacy_page_explains_retention_and_withdrawal(client):
     html = client.get("/privacy/").content.decode()
     assert "withdraw" in html.lower() and "14 days" in html
+    assert "Counters of recent requests" in html and "expire on their own within a day" in html
+    assert "at most 3 emails a day" in html
 
 
 def test_unknown_page_is_a_friendly_404(client):

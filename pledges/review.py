@@ -1,0 +1,60 @@
+"""Checks that hold a new signature for staff review. Each is conservative: a false alarm
+costs a moderator a click, but a real person must never be refused by them."""
+
+import re
+import unicodedata
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from pledges.models import Signature
+
+_VOWELS = set("aeiouy")
+_DIGIT = re.compile(r"\d")
+_REPEATED_CHAR = re.compile(r"(\w)\1{3,}", re.I)  # the same letter four times running: "aaaa"
+_LATIN_WORD = re.compile(r"[a-z]+", re.I)
+_LOWER_THEN_UPPER = re.compile(r"[a-z][A-Z]")
+
+
+def _ascii_letters(name: str) -> str:
+    """The name with accents taken off Latin letters (Björk → Bjork); other scripts are dropped
+    from the Latin-only checks below, which know nothing about them."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(char if char.isascii() else " " for char in decomposed if not unicodedata.combining(char))
+
+
+def looks_machine_made(full_name: str) -> bool:
+    """Digits in a name, a character repeated four times, a Latin word of five or more letters
+    without a vowel ("xkcdqz"), seven consonants in a row ("asdfghjkl"), or case flipping
+    inside a word ("aBcDeF"). Long consonant runs do occur (Mkrtchyan, Nietzsche: six and
+    five), hence seven."""
+    if _DIGIT.search(full_name) or _REPEATED_CHAR.search(full_name):
+        return True
+    for word in _LATIN_WORD.findall(_ascii_letters(full_name)):
+        lower = word.lower()
+        if len(word) >= 5 and not _VOWELS & set(lower):
+            return True
+        if re.search(r"[^aeiouy]{7,}", lower):
+            return True
+        if len(_LOWER_THEN_UPPER.findall(word)) >= 2:
+            return True
+    return False
+
+
+def _last_hour():
+    return Signature.objects.filter(created_at__gte=timezone.now() - timedelta(hours=1))
+
+
+def is_ip_burst(ip_hash: str) -> bool:
+    """Already BURST_IP_PER_HOUR signatures from this IP hash within the hour."""
+    return bool(ip_hash) and _last_hour().filter(ip_hash=ip_hash).count() >= settings.BURST_IP_PER_HOUR
+
+
+def is_domain_burst(email: str) -> bool:
+    """Already BURST_DOMAIN_PER_HOUR signatures from this email domain within the hour; big
+    webmail domains, where that is normal, are exempt."""
+    domain = email.rpartition("@")[2].lower()
+    if not domain or domain in settings.BURST_EXEMPT_DOMAINS:
+        return False
+    return _last_hour().filter(email__endswith="@" + domain).count() >= settings.BURST_DOMAIN_PER_HOUR

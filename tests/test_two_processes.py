@@ -1,0 +1,233 @@
+"""The limits hold across processes: two real server processes (runserver, each its own Python)
+share the test database and one cache, and the requests alternate between them. Run once with
+the default PostgreSQL cache and once with Redis (skipped when no Redis answers on 6379).
+
+The servers trust one proxy (TRUSTED_PROXY_COUNT=1): the test plays that proxy by appending the
+client's address to X-Forwarded-For, and plays a forger by putting other addresses before it."""
+
+import http.client
+import os
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from pledges.models import OutgoingEmail, Signature
+from tests.conftest import free_port, make_signature
+
+ROOT = Path(__file__).resolve().parent.parent
+CSRF = secrets.token_hex(16)  # a CSRF secret (32 characters), sent as cookie and form field
+LIMITS = {
+    "RATELIMIT_SIGN_IP_SOFT": "2/h",
+    "RATELIMIT_SIGN_IP_HARD": "4/h",
+    "RATELIMIT_VERIFY_IP": "3/h",
+    "RATELIMIT_WITHDRAW_IP": "3/h",
+    "RATELIMIT_ADMIN_LOGIN_IP": "3/h",
+    "RATELIMIT_ADMIN_LOGIN_USERNAME": "3/h",
+    "EMAILS_PER_ADDRESS_PER_DAY": "2",
+}
+ADMIN_URL = "staff-entrance/"
+
+
+def redis_answers() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    auth = quote(db["USER"], safe="") + (":" + quote(db["PASSWORD"], safe="") if db["PASSWORD"] else "")
+    host = db["HOST"] if db["HOST"] and not db["HOST"].startswith("/") else ""
+    port = f":{db['PORT']}" if host and db["PORT"] else ""
+    socket_dir = db["HOST"] if db["HOST"].startswith("/") else db["OPTIONS"].get("host", "")
+    query = f"?host={socket_dir}" if socket_dir else ""
+    return f"postgresql://{auth}@{host}{port}/{db['NAME']}{query}"
+
+
+class Server:
+    def __init__(self, env: dict):
+        self.port = free_port()
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
+        self.process = subprocess.Popen(  # noqa: S603 (our own command line)
+            [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_until_up(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.output()
+            try:
+                if self.request("GET", "/healthz")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError(f"server did not start:\n{self.output()}")
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def request(
+        self, method: str, path: str, form: dict | None = None, client: str = "", headers: dict | None = None
+    ) -> tuple:
+        headers = {"Cookie": f"csrftoken={CSRF}", "Host": "127.0.0.1", **(headers or {})}
+        headers = {name: value for name, value in headers.items() if value is not None}
+        if client:
+            headers["X-Forwarded-For"] = client
+        body = None
+        if form is not None:
+            body = urlencode({**form, "csrfmiddlewaretoken": CSRF}, doseq=True)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, path, body, headers)
+            response = conn.getresponse()
+            return response.status, response.headers, response.read().decode()
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="module", params=["dbcache", "redis"])
+def servers(request, django_db_setup):
+    if request.param == "redis" and not redis_answers():
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    cache_url = "dbcache://ccai_cache" if request.param == "dbcache" else "redis://127.0.0.1:6379/0"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("RATELIMIT_", "DJANGO_"))},
+        **LIMITS,
+        "DJANGO_SETTINGS_MODULE": "ccai.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": settings.SECRET_KEY,  # the test signs links the servers must accept
+        "IP_HASH_KEY": settings.IP_HASH_KEY,
+        "DATABASE_URL": database_url(),
+        "CONN_MAX_AGE": "0",  # so that the test database can be dropped at the end
+        "CACHE_URL": cache_url,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "TRUSTED_PROXY_COUNT": "1",
+        "ADMIN_URL": ADMIN_URL,
+        "EMAIL_DOMAIN_CHECK": "false",  # no DNS here
+        "BURST_IP_PER_HOUR": "1000",
+        "BURST_DOMAIN_PER_HOUR": "1000",
+    }
+    pair = [Server(env), Server(env)]
+    try:
+        for server in pair:
+            server.wait_until_up()
+        yield pair
+    finally:
+        for server in pair:
+            server.stop()
+
+
+def a_client() -> str:
+    """A fresh client address for each test, so that Redis counts from other runs never meet."""
+    return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+
+
+def form(email: str) -> dict:
+    return {
+        "full_name": "Rosa Parks",
+        "email": email,
+        "profession": "writer",
+        "guilds": ["wga"],
+        "show_publicly": "on",
+    }
+
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def test_sign_limits_hold_across_processes_and_a_forged_x_forwarded_for_does_not_escape(servers):
+    a, b = servers
+    client = a_client()
+    statuses = []
+    for number in range(7):
+        server = (a, b)[number % 2]
+        # What a forger sends, then what the trusted proxy appends: the address it saw.
+        forwarded = f"{a_client()}, 203.0.113.{number}, {client}"
+        statuses.append(server.request("POST", "/sign/", form(f"flood{number}@example.org"), forwarded)[0])
+    assert statuses == [302, 302, 302, 302, 429, 429, 429]
+    status, _, html = b.request("POST", "/sign/", form("late@example.org"), client)
+    assert status == 429 and "Too many attempts" in html
+    flagged = [Signature.Flag.IP_SOFT_LIMIT in s.flags for s in Signature.objects.order_by("pk")]
+    assert flagged == [False, False, True, True]  # past the soft limit: taken, but held for review
+    assert a.request("POST", "/sign/", form("neighbour@example.org"), a_client())[0] == 302
+
+
+def test_the_per_address_email_limit_holds_across_processes(servers):
+    a, b = servers
+    statuses = [
+        (a, b)[n % 2].request("POST", "/sign/", form("target@example.org"), a_client())[0] for n in range(5)
+    ]
+    assert statuses == [302] * 5
+    assert OutgoingEmail.objects.filter(to="target@example.org").count() == 2
+
+
+@pytest.mark.parametrize("purpose", ["verify", "withdraw"])
+def test_link_limits_hold_across_processes(servers, purpose):
+    a, b = servers
+    client = a_client()
+    signature = make_signature()
+    url = f"/{purpose}/{signature.make_token(purpose)}/"
+    guesses = [(a, b)[n % 2].request("POST", f"/{purpose}/guess{n}/", {}, client)[0] for n in range(3)]
+    assert guesses == [400, 400, 400]
+    assert a.request("POST", url, {}, client)[0] == 429
+    assert b.request("POST", url, {}, f"6.6.6.6, {client}")[0] == 429
+    signature.refresh_from_db()
+    assert signature.status == Signature.Status.PENDING
+    assert b.request("POST", url, {}, a_client())[0] == 200
+
+
+def test_admin_login_limits_hold_across_processes_at_a_custom_admin_url(servers):
+    a, b = servers
+    assert a.request("GET", "/admin/login/")[0] == 404
+    status, headers, html = b.request("GET", f"/{ADMIN_URL}login/")
+    assert (
+        status == 200
+        and 'name="username"' in html
+        and "script-src 'self'" in headers["Content-Security-Policy"]
+    )
+    client = a_client()
+    username = f"staff-{secrets.token_hex(4)}"
+    attempts = [
+        (a, b)[n % 2].request("POST", f"/{ADMIN_URL}login/", {"username": username, "password": "x"}, client)[
+            0
+        ]
+        for n in range(4)
+    ]
+    assert attempts == [200, 200, 200, 429]
+    # Spreading the guesses over addresses does not help against one account.
+    other = f"staff-{secrets.token_hex(4)}"
+    attempts = [
+        (a, b)[n % 2].request(
+            "POST", f"/{ADMIN_URL}login/", {"username": other, "password": "x"}, a_client()
+        )[0]
+        for n in range(4)
+    ]
+    assert attempts == [200, 200, 200, 429]

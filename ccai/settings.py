@@ -89,6 +89,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Cache: shared by every worker and machine (rate limits, the cached count).
 # The default keeps it in PostgreSQL; production points CACHE_URL at Redis.
 CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://ccai_cache")}
+# Namespaces the keys when several deployments share one Redis.
+CACHES["default"]["KEY_PREFIX"] = env("CACHE_KEY_PREFIX", default="")
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache":
     # Django's database cache increments with a read and a write; rate limits need it atomic.
     CACHES["default"]["BACKEND"] = "pledges.cache.DatabaseCache"

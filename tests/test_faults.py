@@ -154,7 +154,8 @@ def test_postgres_restart_under_the_running_app_and_worker(started, own_postgres
         # No restart of the app or the worker: the very next request works.
         assert browser.request("/healthz")[0] == 200
         assert browser.post_form("/sign/", {**valid_form_data, "email": "after@example.com"}) == 302
-        pg_ctl(own_postgres, "restart")
+        pg_ctl(own_postgres, "stop")  # and again, now with the app's connections freshly made
+        own_postgres.ensure_postgres_running()
         assert browser.post_form("/sign/", {**valid_form_data, "email": "after-restart@example.com"}) == 302
         wait_for(lambda: len(inbox.messages) == 3, what="the emails signed after the restarts")
     finally:

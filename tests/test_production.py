@@ -49,7 +49,8 @@ def cluster(tmp_path_factory):
     controller, inbox = start_smtp(smtp_port)
     env = app_env(
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{name}",
-        CACHE_URL=f"redis://127.0.0.1:6379/0?key_prefix={prefix}",
+        CACHE_URL="redis://127.0.0.1:6379/0",
+        CACHE_KEY_PREFIX=prefix,
         EMAIL_URL=f"smtp://127.0.0.1:{smtp_port}",
         TRUSTED_PROXY_COUNT=1,
         COUNT_MAX_AGE_SECONDS=2,

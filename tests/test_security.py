@@ -31,7 +31,7 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "SITE_URL")}
     # A DATABASE_URL keeps the child from starting the embedded server; the checks do not connect.
     clean["DATABASE_URL"] = "postgres://nobody@127.0.0.1:1/none"
-    return subprocess.run(  # noqa: S603 (our own command line)
+    return subprocess.run(
         [sys.executable, "manage.py", *args],
         env={**clean, **env},
         cwd=ROOT,

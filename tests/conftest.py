@@ -1,6 +1,7 @@
 import email
 import re
 import socket
+import uuid
 from email import policy
 from email.message import EmailMessage
 
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
+from pledges import snapshots
 from pledges.models import Guild, LetterVersion, Profession, Signature
 
 # The live server's request threads would otherwise keep their connections open while a browser
@@ -21,6 +23,16 @@ settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 def collected_static():
     # The templates use the production storage (hashed names from a manifest), so build it once.
     call_command("collectstatic", "--noinput", verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def fresh_count_snapshots(monkeypatch):
+    """Each test starts with no count in memory or in the shared cache (whose table outlives the
+    transactional tests) by giving it keys of its own."""
+    snapshots.SharedSnapshot.forget_all_local()
+    monkeypatch.setattr(snapshots, "KEY_PREFIX", f"test-{uuid.uuid4().hex}")
+    yield
+    snapshots.SharedSnapshot.forget_all_local()
 
 
 def make_signature(**overrides) -> Signature:

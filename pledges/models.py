@@ -1,5 +1,6 @@
 import hashlib
 import hmac
+import json
 import uuid
 from datetime import timedelta
 
@@ -313,7 +314,11 @@ def compute_live_figures() -> dict:
             # to the count even while people sign.
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        return {"count": compute_count_snapshot(), "history": compute_history()}
+        figures = {"count": compute_count_snapshot(), "history": compute_history()}
+    # Encoded once per refresh, not once per request: the JSON API is the hottest path.
+    figures["count_json"] = json.dumps(figures["count"]).encode()
+    figures["history_json"] = json.dumps(figures["history"]).encode()
+    return figures
 
 
 live_figures = SharedSnapshot("figures", compute_live_figures)

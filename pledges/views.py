@@ -120,13 +120,15 @@ def _open_to_other_sites(response: HttpResponse, snapshot: Snapshot) -> HttpResp
 @require_safe
 def api_count(request: HttpRequest) -> HttpResponse:
     snapshot = live_figures_snapshot()
-    return _open_to_other_sites(JsonResponse(snapshot.data["count"]), snapshot)
+    response = HttpResponse(snapshot.data["count_json"], content_type="application/json")
+    return _open_to_other_sites(response, snapshot)
 
 
 @require_safe
 def api_history(request: HttpRequest) -> HttpResponse:
     snapshot = live_figures_snapshot()
-    return _open_to_other_sites(JsonResponse(snapshot.data["history"], safe=False), snapshot)
+    response = HttpResponse(snapshot.data["history_json"], content_type="application/json")
+    return _open_to_other_sites(response, snapshot)
 
 
 @require_safe

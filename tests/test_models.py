@@ -1,9 +1,19 @@
+import json
+from datetime import timedelta
+
 import pytest
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from pledges.models import OutgoingEmail, Signature, compute_count_snapshot, hash_ip
+from pledges.models import (
+    OutgoingEmail,
+    Signature,
+    compute_count_snapshot,
+    compute_history,
+    compute_live_figures,
+    hash_ip,
+)
 from tests.conftest import make_signature
 
 pytestmark = pytest.mark.django_db
@@ -157,3 +167,17 @@ def test_ip_hash_is_keyed_and_never_the_address(settings):
     assert hash_ip("203.0.113.7") == first
     settings.IP_HASH_KEY = "another-key"
     assert hash_ip("203.0.113.7") != first
+
+
+def test_history_is_todays_view_of_the_past_and_ends_at_the_count():
+    two_days_ago = timezone.now() - timedelta(days=2)
+    make_signature(status=S.CONFIRMED, confirmed_at=two_days_ago)
+    later_withdrawn = make_signature(status=S.CONFIRMED, confirmed_at=two_days_ago)
+    make_signature(status=S.APPROVED, flags=["watchlist"], confirmed_at=two_days_ago)  # approved later
+    assert [day["new"] for day in compute_history()] == [3, 0, 0]
+    later_withdrawn.withdraw()
+    history = compute_history()
+    assert [(day["new"], day["total"]) for day in history] == [(2, 2), (0, 2), (0, 2)]
+    figures = compute_live_figures()
+    assert figures["history"][-1]["total"] == figures["count"]["count"] == 2
+    assert json.loads(figures["count_json"]) == figures["count"]

@@ -96,7 +96,7 @@ FROM rows, ids, letter
 
 FILL_GUILDS_SQL = """
 INSERT INTO pledges_signature_guilds (signature_id, guild_id)
-SELECT s.id, g.ids[1 + s.id %% array_length(g.ids, 1)]
+SELECT s.id, g.ids[1 + (s.id / 3) %% array_length(g.ids, 1)]
 FROM pledges_signature s, (SELECT array_agg(id ORDER BY id) AS ids FROM pledges_guild) g
 WHERE s.id > %(after)s AND s.status <> 'withdrawn' AND s.id %% 3 <> 0
 """

@@ -86,6 +86,7 @@ class Bar:
 class Tick:
     position: float
     label: str
+    anchor: str = "middle"
 
 
 @dataclass
@@ -133,7 +134,7 @@ def short_date(iso: str) -> str:
 def history_chart(history: list[dict], width: int = 640, height: int = 260) -> Chart:
     """Bars of new signatures per day, with round gridlines and the first, middle and last day
     labelled; `history` is compute_history()'s list."""
-    left, right, top, bottom = 56, width - 12, 12, height - 30
+    left, right, top, bottom = 72, width - 12, 12, height - 30
     largest = max((day["new"] for day in history), default=0)
     step = nice_step(largest)
     y_max = max(step, math.ceil(largest / step) * step)
@@ -158,11 +159,19 @@ def history_chart(history: list[dict], width: int = 640, height: int = 260) -> C
         Tick(position=round(bottom - plot_height * value / y_max, 2), label=intcomma(value))
         for value in range(0, y_max + 1, step)
     ]
-    labelled = sorted({0, len(history) // 2, len(history) - 1}) if history else []
-    x_ticks = [
-        Tick(position=round(left + index * slot + slot / 2, 2), label=short_date(history[index]["date"]))
-        for index in labelled
-    ]
+    # The first and last day's labels align with the plot's edges, so that they are never cut off.
+    x_ticks = []
+    if history:
+        x_ticks.append(Tick(position=left, label=short_date(history[0]["date"]), anchor="start"))
+    if len(history) >= 3:
+        middle = len(history) // 2
+        x_ticks.append(
+            Tick(
+                position=round(left + middle * slot + slot / 2, 2), label=short_date(history[middle]["date"])
+            )
+        )
+    if len(history) >= 2:
+        x_ticks.append(Tick(position=right, label=short_date(history[-1]["date"]), anchor="end"))
     busiest = max(history, key=lambda day: day["new"]) if history else None
     return Chart(
         width=width,

@@ -1,4 +1,5 @@
 import ipaddress
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core import signing
@@ -144,6 +145,7 @@ def press(request: HttpRequest) -> HttpResponse:
     counts, history = snapshot.data["count"], snapshot.data["history"]
     ctx = {
         "counts": counts,
+        "as_of": datetime.strptime(counts["as_of"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC),
         "history": history,
         "chart": history_chart(history),
         "badge": signatures_badge(counts["count"]),

@@ -7,6 +7,7 @@ Each process also keeps the last snapshot it read in memory, so that serving the
 cache round trip either. Freshness is always judged by when a snapshot was computed, never by when
 a layer stored it, so no layer makes the figures older than COUNT_MAX_AGE_SECONDS."""
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -15,6 +16,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import DatabaseError
+
+logger = logging.getLogger(__name__)
 
 # Replaced in tests to move time on.
 clock = time.time
@@ -82,6 +86,12 @@ class SharedSnapshot:
         if cache.add(self.lock_key, True, timeout=max(1, math.ceil(refresh_margin()))):
             try:
                 return self.refresh()
+            except DatabaseError:
+                # Slightly old figures beat an error page while the database struggles.
+                if shared is None:
+                    raise
+                logger.exception("Could not refresh %s; serving the previous figures", self.name)
+                return shared
             finally:
                 cache.delete(self.lock_key)
         if shared is not None:

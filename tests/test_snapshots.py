@@ -6,7 +6,7 @@ import time
 
 import pytest
 from django.core.cache import cache
-from django.db import connection, connections
+from django.db import DatabaseError, connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from pledges import snapshots
@@ -97,6 +97,20 @@ def test_stale_figures_are_served_while_another_process_refreshes(clock, computa
     cache.delete(live_figures.lock_key)
     assert count_snapshot()["count"] == 2
     assert len(computations) == 2
+
+
+def test_previous_figures_are_served_when_the_refresh_fails(clock, monkeypatch):
+    make_signature(status=S.CONFIRMED)
+    count_snapshot()
+    clock.advance(55)
+    snapshots.SharedSnapshot.forget_all_local()
+
+    def failing_compute():
+        raise DatabaseError("the database is struggling")
+
+    monkeypatch.setattr(live_figures, "compute", failing_compute)
+    assert count_snapshot()["count"] == 1
+    assert cache.add(live_figures.lock_key, True, 10)  # the lock was released for the next try
 
 
 def test_no_caching_when_the_bound_is_zero(settings):

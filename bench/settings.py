@@ -1,4 +1,5 @@
-"""The app's settings plus the bare comparison views of bench/urls.py; used only by bench/."""
+"""The app's settings plus the bench's URLconf; used only by bench/, so the bare views it adds
+are never mounted in production."""
 
 from ccai.settings import *  # noqa: F403
 

@@ -1,17 +1,19 @@
 import hashlib
 import hmac
+import json
 import uuid
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core import signing
-from django.core.cache import cache
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Count, Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, TruncDate
 from django.utils import timezone
 from django_countries.fields import CountryField
+
+from pledges.snapshots import SharedSnapshot, Snapshot
 
 NAME_MAX_LENGTH = 150
 CREDIT_MAX_LENGTH = 200
@@ -81,6 +83,19 @@ class SignatureQuerySet(models.QuerySet):
     def published(self):
         """The signatures on the public list: approved by staff, and the signer agreed."""
         return self.filter(status=Signature.Status.APPROVED, show_publicly=True)
+
+    def featured(self):
+        return self.published().filter(featured=True)
+
+    def new_per_day(self):
+        """Signatures per day of confirmation (days in TIME_ZONE): a signature belongs to the day
+        its email was confirmed, the day it first could count. Call it on counted()."""
+        return (
+            self.annotate(day=TruncDate("confirmed_at"))
+            .values("day")
+            .annotate(new=Count("pk"))
+            .order_by("day")
+        )
 
     def expired_unconfirmed(self, now=None):
         cutoff = (now or timezone.now()) - timedelta(days=settings.UNCONFIRMED_EXPIRY_DAYS)
@@ -249,11 +264,6 @@ class Signature(models.Model):
         return changed
 
 
-def count_snapshot() -> dict:
-    """The live count and its breakdowns, recomputed at most every COUNT_MAX_AGE_SECONDS."""
-    return cache.get_or_set("pledges:count-snapshot", compute_count_snapshot, settings.COUNT_MAX_AGE_SECONDS)
-
-
 def compute_count_snapshot() -> dict:
     counted = Signature.objects.counted()
     by_guild = (
@@ -280,6 +290,50 @@ def compute_count_snapshot() -> dict:
         ],
         "as_of": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+def compute_history(today=None) -> list[dict]:
+    """Signatures per day, from the first confirmation to today, days without any included.
+    It is today's view of the past: a signature withdrawn or rejected later leaves the day it was
+    confirmed, so that the last running total is always the count."""
+    new_by_day = {row["day"]: row["new"] for row in Signature.objects.counted().new_per_day()}
+    if not new_by_day:
+        return []
+    day, last = min(new_by_day), max(max(new_by_day), today or timezone.localdate())
+    history, total = [], 0
+    while day <= last:
+        total += new_by_day.get(day, 0)
+        history.append({"date": day.isoformat(), "new": new_by_day.get(day, 0), "total": total})
+        day += timedelta(days=1)
+    return history
+
+
+def compute_live_figures() -> dict:
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost:
+            # Every query reads the same moment, so that the breakdowns and the history add up
+            # to the count even while people sign.
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        figures = {"count": compute_count_snapshot(), "history": compute_history()}
+    # Encoded once per refresh, not once per request: the JSON API is the hottest path.
+    figures["count_json"] = json.dumps(figures["count"]).encode()
+    figures["history_json"] = json.dumps(figures["history"]).encode()
+    return figures
+
+
+live_figures = SharedSnapshot("figures", compute_live_figures)
+
+
+def live_figures_snapshot() -> Snapshot:
+    """The count, breakdowns and history, at most COUNT_MAX_AGE_SECONDS old (see snapshots.py)."""
+    return live_figures.get()
+
+
+def count_snapshot() -> dict:
+    """The live count and its breakdowns, as /api/count/ serves them."""
+    return live_figures.get().data["count"]
 
 
 class OutgoingEmailQuerySet(models.QuerySet):

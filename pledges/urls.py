@@ -11,6 +11,9 @@ urlpatterns = [
     path("verify/<str:token>/", views.verify, name="verify"),
     path("withdraw/<str:token>/", views.withdraw, name="withdraw"),
     path("api/count/", views.api_count, name="api-count"),
+    path("api/history/", views.api_history, name="api-history"),
+    path("press/", views.press, name="press"),
+    path("badge.svg", views.badge, name="badge"),
     path("privacy/", views.privacy, name="privacy"),
     path("healthz", views.healthz, name="healthz"),
 ]

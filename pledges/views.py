@@ -1,17 +1,21 @@
 import ipaddress
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core import signing
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.template.loader import render_to_string
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 
 from pledges.forms import SignForm
-from pledges.models import LetterVersion, Signature, count_snapshot, hash_ip
+from pledges.graphics import history_chart, signatures_badge
+from pledges.models import LetterVersion, Signature, count_snapshot, hash_ip, live_figures_snapshot
 from pledges.signing import sign as sign_letter
+from pledges.snapshots import Snapshot, http_cache_control
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -150,12 +154,48 @@ def withdraw(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "pledges/withdraw.html", {"signature": signature})
 
 
-@require_GET
-def api_count(request: HttpRequest) -> JsonResponse:
-    response = JsonResponse(count_snapshot())
+def _open_to_other_sites(response: HttpResponse, snapshot: Snapshot) -> HttpResponse:
+    # Other sites read the count from their own scripts and embed the badge in their own pages.
     response["Access-Control-Allow-Origin"] = "*"
-    response["Cache-Control"] = "public, max-age=30, stale-while-revalidate=30"
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"
+    response["Cache-Control"] = http_cache_control(snapshot)
     return response
+
+
+@require_safe
+def api_count(request: HttpRequest) -> HttpResponse:
+    snapshot = live_figures_snapshot()
+    response = HttpResponse(snapshot.data["count_json"], content_type="application/json")
+    return _open_to_other_sites(response, snapshot)
+
+
+@require_safe
+def api_history(request: HttpRequest) -> HttpResponse:
+    snapshot = live_figures_snapshot()
+    response = HttpResponse(snapshot.data["history_json"], content_type="application/json")
+    return _open_to_other_sites(response, snapshot)
+
+
+@require_safe
+def badge(request: HttpRequest) -> HttpResponse:
+    snapshot = live_figures_snapshot()
+    svg = render_to_string("pledges/badge.svg", {"badge": signatures_badge(snapshot.data["count"]["count"])})
+    return _open_to_other_sites(HttpResponse(svg, content_type="image/svg+xml"), snapshot)
+
+
+@require_safe
+def press(request: HttpRequest) -> HttpResponse:
+    snapshot = live_figures_snapshot()
+    counts, history = snapshot.data["count"], snapshot.data["history"]
+    ctx = {
+        "counts": counts,
+        "as_of": datetime.strptime(counts["as_of"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC),
+        "history": history,
+        "chart": history_chart(history),
+        "badge": signatures_badge(counts["count"]),
+        "featured": Signature.objects.featured().select_related("profession").order_by("full_name"),
+    }
+    return render(request, "pledges/press.html", ctx)
 
 
 @require_GET

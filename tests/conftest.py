@@ -2,6 +2,7 @@ import email
 import os
 import re
 import socket
+import uuid
 from email import policy
 from email.message import EmailMessage
 
@@ -13,6 +14,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.utils import timezone
 
+from pledges import snapshots
 from pledges.models import Guild, LetterVersion, Profession, Signature
 
 # The live server's request threads would otherwise keep their connections open while a browser
@@ -54,6 +56,16 @@ def empty_cache(request, django_db_blocker):
 def collected_static():
     # The templates use the production storage (hashed names from a manifest), so build it once.
     call_command("collectstatic", "--noinput", verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def fresh_count_snapshots(monkeypatch):
+    """Each test starts with no count in memory or in the shared cache (whose table outlives the
+    transactional tests) by giving it keys of its own."""
+    snapshots.SharedSnapshot.forget_all_local()
+    monkeypatch.setattr(snapshots, "KEY_PREFIX", f"test-{uuid.uuid4().hex}")
+    yield
+    snapshots.SharedSnapshot.forget_all_local()
 
 
 def make_signature(**overrides) -> Signature:

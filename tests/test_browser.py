@@ -97,3 +97,61 @@ def test_errors_are_shown_next_to_fields_and_the_form_works_by_keyboard(phone, l
     assert "valid email" in page.locator(f"#{error_id}").inner_text()
     assert page.get_by_label("Full name").input_value() == "Ann"  # what was typed is kept
     assert Signature.objects.count() == 0
+
+
+@pytest.fixture
+def other_site():
+    """A plain HTML page served from another origin, that embeds the badge as any blog would."""
+    import http.server
+    import threading
+
+    from tests.conftest import free_port
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        html = b""
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(self.html)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server, Page
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_badge_embeds_and_the_count_api_reads_from_another_site(live_server, other_site, monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    from tests.conftest import make_signature
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    for _ in range(3):
+        make_signature(status=Signature.Status.CONFIRMED)
+    server, page_class = other_site
+    page_class.html = (
+        f'<!doctype html><title>A blog</title><img id="badge" src="{live_server.url}/badge.svg">'.encode()
+    )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{server.server_port}/")
+        page.wait_for_load_state("load")
+        assert page.evaluate("document.getElementById('badge').naturalWidth") > 100
+        data = page.evaluate(
+            "url => fetch(url).then(response => response.json())", f"{live_server.url}/api/count/"
+        )
+        history = page.evaluate(
+            "url => fetch(url).then(response => response.json())", f"{live_server.url}/api/history/"
+        )
+        browser.close()
+    connections.close_all()
+    assert data["count"] == 3 and history[-1]["total"] == 3

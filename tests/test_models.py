@@ -1,9 +1,19 @@
+import json
+from datetime import timedelta
+
 import pytest
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from pledges.models import OutgoingEmail, Signature, compute_count_snapshot, hash_ip
+from pledges.models import (
+    OutgoingEmail,
+    Signature,
+    compute_count_snapshot,
+    compute_history,
+    compute_live_figures,
+    hash_ip,
+)
 from tests.conftest import make_signature, token_made_days_ago
 
 pytestmark = pytest.mark.django_db
@@ -169,3 +179,17 @@ def test_sign_lets_other_integrity_errors_through_and_stores_nothing():
             flags=["bogus"],
         )
     assert not Signature.objects.exists() and not OutgoingEmail.objects.exists()
+
+
+def test_history_is_todays_view_of_the_past_and_ends_at_the_count():
+    two_days_ago = timezone.now() - timedelta(days=2)
+    make_signature(status=S.CONFIRMED, confirmed_at=two_days_ago)
+    later_withdrawn = make_signature(status=S.CONFIRMED, confirmed_at=two_days_ago)
+    make_signature(status=S.APPROVED, flags=["watchlist"], confirmed_at=two_days_ago)  # approved later
+    assert [day["new"] for day in compute_history()] == [3, 0, 0]
+    later_withdrawn.withdraw()
+    history = compute_history()
+    assert [(day["new"], day["total"]) for day in history] == [(2, 2), (0, 2), (0, 2)]
+    figures = compute_live_figures()
+    assert figures["history"][-1]["total"] == figures["count"]["count"] == 2
+    assert json.loads(figures["count_json"]) == figures["count"]

@@ -260,7 +260,8 @@ class Signature(models.Model):
             )
             if changed:
                 self.guilds.clear()
-                OutgoingEmail.objects.filter(to=email, sent_at__isnull=True).delete()
+                # Sent ones too: they carry the name and the address.
+                OutgoingEmail.objects.filter(to=email).delete()
         return changed
 
 

@@ -120,12 +120,13 @@ def test_confirm_does_not_revive_a_withdrawn_signature():
     assert Signature.objects.get(pk=signature.pk).status == S.WITHDRAWN
 
 
-def test_withdraw_erases_personal_data_and_unsent_mail():
+def test_withdraw_erases_personal_data_and_every_email_to_the_address():
     signature = make_signature(
         status=S.APPROVED, credit="Big Show", country="US", ip_hash="ab" * 32, featured=True, guilds=["wga"]
     )
     email = signature.email
     OutgoingEmail.objects.create(to=email, kind="confirmation", subject="s", body_text="b")
+    OutgoingEmail.objects.create(to=email, kind="confirmation", subject="s", body_text="b", sent_at=timezone.now())
     OutgoingEmail.objects.create(to="other@example.com", kind="confirmation", subject="s", body_text="b")
     assert signature.withdraw() is True
     assert signature.withdraw() is False

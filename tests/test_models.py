@@ -126,7 +126,9 @@ def test_withdraw_erases_personal_data_and_every_email_to_the_address():
     )
     email = signature.email
     OutgoingEmail.objects.create(to=email, kind="confirmation", subject="s", body_text="b")
-    OutgoingEmail.objects.create(to=email, kind="confirmation", subject="s", body_text="b", sent_at=timezone.now())
+    OutgoingEmail.objects.create(
+        to=email, kind="confirmation", subject="s", body_text="b", sent_at=timezone.now()
+    )
     OutgoingEmail.objects.create(to="other@example.com", kind="confirmation", subject="s", body_text="b")
     assert signature.withdraw() is True
     assert signature.withdraw() is False

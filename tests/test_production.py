@@ -16,6 +16,7 @@ from tests.servers import HAPROXY, Browserless, app_env, haproxy, manage, start_
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS = ("127.0.0.1", 6379)
+HARD_LIMIT = 6
 
 
 def reachable(address) -> bool:
@@ -54,6 +55,8 @@ def cluster(tmp_path_factory):
         EMAIL_URL=f"smtp://127.0.0.1:{smtp_port}",
         TRUSTED_PROXY_COUNT=1,
         COUNT_MAX_AGE_SECONDS=2,
+        RATELIMIT_SIGN_IP_SOFT="2/h",
+        RATELIMIT_SIGN_IP_HARD=f"{HARD_LIMIT}/h",
     )
     processes = []
     try:
@@ -63,7 +66,12 @@ def cluster(tmp_path_factory):
             processes.append(start_gunicorn(env, port, workers=2))
         processes.append(start_worker(env))
         with haproxy(ports, tmp_path_factory.mktemp("haproxy")) as port:
-            yield {"url": f"http://127.0.0.1:{port}", "app_ports": ports, "inbox": inbox}
+            yield {
+                "url": f"http://127.0.0.1:{port}",
+                "app_ports": ports,
+                "inbox": inbox,
+                "database": env["DATABASE_URL"].replace("postgres://", "postgresql://"),
+            }
     finally:
         for process in processes:
             stop(process)
@@ -121,3 +129,33 @@ def test_static_files_are_served_compressed_with_hashed_names(cluster):
 def test_health_check_answers_through_the_load_balancer(cluster):
     status, _, body = Browserless(cluster["url"]).request("/healthz")
     assert (status, json.loads(body)) == (200, {"status": "ok"})
+
+
+def test_rate_limits_hold_across_both_servers_and_a_forged_forwarded_for(cluster, valid_form_data):
+    import psycopg
+
+    browser = Browserless(cluster["url"])
+    served_by, statuses = set(), []
+    token = browser.csrf_token()  # one page, then only POSTs: round robin alternates them
+    for number in range(HARD_LIMIT + 2):
+        status, headers, _ = browser.request(
+            "/sign/", {**valid_form_data, "email": f"limit{number}@example.com", "csrfmiddlewaretoken": token}
+        )
+        statuses.append(status)
+        served_by.add(headers["X-Served-By"])
+    assert served_by == {"app1", "app2"}
+    accepted = statuses.count(302)
+    assert statuses == [302] * accepted + [429] * (len(statuses) - accepted)
+
+    # A client that claims another address in X-Forwarded-For is still the same client.
+    forger = Browserless(cluster["url"], client_ip="203.0.113.77")
+    assert forger.post_form("/sign/", {**valid_form_data, "email": "forged@example.com"}) == 429
+
+    with psycopg.connect(cluster["database"]) as db:
+        stored = db.execute("SELECT count(*) FROM pledges_signature").fetchone()[0]
+        held = db.execute(
+            "SELECT count(*) FROM pledges_signature WHERE 'ip_soft_limit' = ANY(flags)"
+        ).fetchone()[0]
+    # Every signature this module made, whichever server took it, counted against one limit.
+    assert stored == HARD_LIMIT
+    assert held == HARD_LIMIT - 2  # past the soft limit: taken, but held for review

@@ -2,10 +2,11 @@ import re
 import unicodedata
 
 from django import forms
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django_countries import countries
 
-from pledges.models import CREDIT_MAX_LENGTH, NAME_MAX_LENGTH, Guild, Profession
+from pledges.models import CREDIT_MAX_LENGTH, NAME_MAX_LENGTH, Guild, Profession, PublicListKey
 
 # Control, format (e.g. right-to-left overrides), surrogate, private-use and unassigned characters;
 # U+FFFD is what undecodable bytes in the request became.
@@ -117,3 +118,38 @@ class SignForm(forms.Form):
                 self.fields[name].widget.attrs.update(
                     {"aria-invalid": "true", "aria-describedby": f"{self[name].auto_id}_error"}
                 )
+
+
+class SignatoryFilterForm(forms.Form):
+    """The public list's query string: ?q=, ?guild=, ?profession= and the page key ?after=."""
+
+    q = forms.CharField(label="Search names", max_length=100, required=False)
+    guild = forms.ModelChoiceField(
+        label="Guild",
+        queryset=Guild.objects.all(),
+        to_field_name="slug",
+        required=False,
+        empty_label="Any guild",
+        error_messages={"invalid_choice": "There is no such guild."},
+    )
+    profession = forms.ModelChoiceField(
+        label="Profession",
+        queryset=Profession.objects.all(),
+        to_field_name="slug",
+        required=False,
+        empty_label="Any profession",
+        error_messages={"invalid_choice": "There is no such profession."},
+    )
+    after = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
+
+    def clean_q(self) -> str:
+        return clean_text(self.cleaned_data["q"], label="The search")
+
+    def clean_after(self):
+        token = self.cleaned_data["after"]
+        if not token:
+            return None
+        try:
+            return PublicListKey.decode(token)
+        except (signing.BadSignature, ValueError, TypeError):
+            raise ValidationError("That page link does not work; start again from the first page.") from None

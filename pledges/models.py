@@ -126,15 +126,20 @@ class SignatureQuerySet(models.QuerySet):
         """Confirmed and not yet moderated, oldest first."""
         return self.filter(status=Signature.Status.CONFIRMED).order_by("confirmed_at", "pk")
 
+    def name_matches(self, text: str):
+        """Names containing every word of `text` as the start of a word, ignoring case and
+        accents ("zoe ob" finds "Zoë O'Brien"), through the signature_search_name index."""
+        words = name_words(text)
+        if not words:
+            return self.none()
+        query = SearchQuery(" & ".join(f"{word}:*" for word in words), config="simple", search_type="raw")
+        return self.annotate(search=SearchVector("search_name", config="simple")).filter(search=query)
+
     def public_list(self, *, q: str = "", guild: Guild | None = None, profession: Profession | None = None):
         """The public list in its order (featured first, then by name), filtered."""
         signatures = self.published()
-        words = name_words(q)
-        if words:
-            query = " & ".join(f"{word}:*" for word in words)
-            signatures = signatures.annotate(search=SearchVector("search_name", config="simple")).filter(
-                search=SearchQuery(query, config="simple", search_type="raw")
-            )
+        if q:
+            signatures = signatures.name_matches(q)
         if guild is not None:
             signatures = signatures.filter(
                 models.Exists(

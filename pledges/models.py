@@ -41,14 +41,16 @@ _ACCENT_MAP = str.maketrans(ACCENTED, UNACCENTED)
 
 def normalised_name_sql(expression):
     """The SQL form of a name for matching and sorting: lower case, accents removed, every run
-    of other characters a single space ("Zoë  O'Brien" → "zoe o brien")."""
+    of other characters a single space ("Zoë  O'Brien-Smith" → "zoe obrien smith")."""
     unaccented = Func(Lower(expression), Value(ACCENTED), Value(UNACCENTED), function="translate")
-    return Trim(Func(unaccented, Value(r"[^[:alnum:]]+"), Value(" "), Value("g"), function="regexp_replace"))
+    # Apostrophes join ("O'Brien" → "obrien"); any other run of non-letters separates words.
+    joined = Func(unaccented, Value("['’]"), Value(""), Value("g"), function="regexp_replace")
+    return Trim(Func(joined, Value(r"[^[:alnum:]]+"), Value(" "), Value("g"), function="regexp_replace"))
 
 
 def name_words(text: str) -> list[str]:
     """The words of a search, normalised as normalised_name_sql() normalises names."""
-    return re.findall(r"\w+", text.lower().translate(_ACCENT_MAP))
+    return re.findall(r"\w+", re.sub("['’]", "", text.lower().translate(_ACCENT_MAP)))
 
 
 def hash_ip(ip: str) -> str:
@@ -457,6 +459,7 @@ class ModerationEvent(models.Model):
         FEATURE = "feature", "Featured"
         UNFEATURE = "unfeature", "Unfeatured"
         RESEND_CONFIRMATION = "resend_confirmation", "Resent the confirmation email"
+        IMPORT = "import", "Imported as approved"
 
     signature = models.ForeignKey(Signature, on_delete=models.CASCADE, related_name="moderation_events")
     action = models.CharField(max_length=30, choices=Action.choices)
@@ -469,7 +472,9 @@ class ModerationEvent(models.Model):
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(action__in=["approve", "reject", "feature", "unfeature", "resend_confirmation"]),
+                condition=Q(
+                    action__in=["approve", "reject", "feature", "unfeature", "resend_confirmation", "import"]
+                ),
                 name="moderation_event_action_valid",
             )
         ]

@@ -4,6 +4,7 @@ import unicodedata
 from django import forms
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django_countries import countries
 
 from pledges.models import CREDIT_MAX_LENGTH, NAME_MAX_LENGTH, Guild, Profession, PublicListKey
@@ -153,3 +154,47 @@ class SignatoryFilterForm(forms.Form):
             return PublicListKey.decode(token)
         except (signing.BadSignature, ValueError, TypeError):
             raise ValidationError("That page link does not work; start again from the first page.") from None
+
+
+class ImportRowForm(forms.Form):
+    """One row of a launch-signatory CSV (manage.py import_signatories): the sign form's rules
+    for names and credits; profession and guilds by slug or name; featured yes/no."""
+
+    name = forms.CharField(max_length=NAME_MAX_LENGTH)
+    email = forms.EmailField(max_length=254)
+    profession = forms.CharField(max_length=100)
+    guilds = forms.CharField(max_length=500, required=False)
+    credit = forms.CharField(max_length=CREDIT_MAX_LENGTH, required=False)
+    featured = forms.CharField(max_length=10, required=False)
+
+    YES, NO = {"yes", "y", "true", "1", "x"}, {"no", "n", "false", "0", ""}
+
+    def clean_name(self) -> str:
+        self.cleaned_data["full_name"] = self.cleaned_data["name"]
+        return SignForm.clean_full_name(self)
+
+    clean_email = SignForm.clean_email
+    clean_credit = SignForm.clean_credit
+
+    def clean_profession(self) -> Profession:
+        value = self.cleaned_data["profession"].strip()
+        profession = Profession.objects.filter(Q(slug__iexact=value) | Q(name__iexact=value)).first()
+        if profession is None:
+            raise ValidationError(f"unknown profession {value!r}")
+        return profession
+
+    def clean_guilds(self) -> list[Guild]:
+        names = [part.strip() for part in re.split(r"[;,]", self.cleaned_data["guilds"]) if part.strip()]
+        guilds = []
+        for name in names:
+            guild = Guild.objects.filter(Q(slug__iexact=name) | Q(name__iexact=name)).first()
+            if guild is None:
+                raise ValidationError(f"unknown guild {name!r}")
+            guilds.append(guild)
+        return guilds
+
+    def clean_featured(self) -> bool:
+        value = self.cleaned_data["featured"].strip().lower()
+        if value not in self.YES | self.NO:
+            raise ValidationError(f"featured must be yes or no, not {value!r}")
+        return value in self.YES

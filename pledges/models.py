@@ -36,6 +36,7 @@ def _accent_table() -> tuple[str, str]:
 
 
 ACCENTED, UNACCENTED = _accent_table()
+APOSTROPHES = "['\u2019]"
 _ACCENT_MAP = str.maketrans(ACCENTED, UNACCENTED)
 
 
@@ -44,13 +45,13 @@ def normalised_name_sql(expression):
     of other characters a single space ("Zoë  O'Brien-Smith" → "zoe obrien smith")."""
     unaccented = Func(Lower(expression), Value(ACCENTED), Value(UNACCENTED), function="translate")
     # Apostrophes join ("O'Brien" → "obrien"); any other run of non-letters separates words.
-    joined = Func(unaccented, Value("['’]"), Value(""), Value("g"), function="regexp_replace")
+    joined = Func(unaccented, Value(APOSTROPHES), Value(""), Value("g"), function="regexp_replace")
     return Trim(Func(joined, Value(r"[^[:alnum:]]+"), Value(" "), Value("g"), function="regexp_replace"))
 
 
 def name_words(text: str) -> list[str]:
     """The words of a search, normalised as normalised_name_sql() normalises names."""
-    return re.findall(r"\w+", re.sub("['’]", "", text.lower().translate(_ACCENT_MAP)))
+    return re.findall(r"\w+", re.sub(APOSTROPHES, "", text.lower().translate(_ACCENT_MAP)))
 
 
 def hash_ip(ip: str) -> str:

@@ -9,7 +9,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Lower
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
@@ -27,6 +27,11 @@ from pledges.models import (
 
 admin.site.site_header = "Creators Coalition on AI: staff"
 admin.site.site_title = "CCAI staff"
+
+
+def _has_nul(request: HttpRequest) -> bool:
+    # PostgreSQL refuses NUL in text; a filter or search carrying one would otherwise be a 500.
+    return any("\x00" in key or "\x00" in value for key, values in request.GET.lists() for value in values)
 
 
 class CappedCountPaginator(Paginator):
@@ -226,6 +231,8 @@ class SignatureAdmin(admin.ModelAdmin):
         return [export, *super().get_urls()]
 
     def changelist_view(self, request, extra_context=None):
+        if _has_nul(request):
+            return HttpResponseBadRequest("Filters and searches cannot contain NUL characters.")
         query = request.GET.urlencode()
         export_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_export")
         export_url += f"?{query}" if query else ""
@@ -239,6 +246,8 @@ class SignatureAdmin(admin.ModelAdmin):
     def export_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_export_permission(request):
             return HttpResponse("You may not export signatures.", status=403, content_type="text/plain")
+        if _has_nul(request):
+            return HttpResponseBadRequest("Filters and searches cannot contain NUL characters.")
         try:
             changelist = self.get_changelist_instance(request)
         except IncorrectLookupParameters:

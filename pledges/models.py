@@ -12,6 +12,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core import signing
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Count, F, Func, Q, Value
 from django.db.models.functions import Lower, Trim
@@ -518,6 +519,13 @@ class WatchedName(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # The unique constraint is on a generated column, which form validation cannot see.
+        if WatchedName.objects.matching(self.name).exclude(pk=self.pk).exists():
+            raise ValidationError(
+                {"name": "This name already exists on the watchlist (ignoring case and accents)."}
+            )
 
 
 class SigningStatus(models.Model):

@@ -24,10 +24,11 @@ CREDIT_MAX_LENGTH = 200
 
 
 def _accent_table() -> tuple[str, str]:
-    """Every lower-case Latin letter with diacritics and its plain letter (é→e, ł is left alone).
+    """Every lower-case Latin letter with diacritics and its plain letter (é→e, ø→o).
     PostgreSQL here has no unaccent extension, and translate() with this table is immutable,
     so a generated column and its index can use it."""
-    accented, plain = [], []
+    # Letters with a stroke have no Unicode decomposition, but people type them plainly too.
+    accented, plain = list("øłđħŧı"), list("oldhti")
     for char in map(chr, range(0xC0, 0x250)):
         base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
         if char.islower() and len(base) == 1 and base.isascii() and base.isalpha() and base != char:

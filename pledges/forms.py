@@ -146,6 +146,14 @@ class SignatoryFilterForm(forms.Form):
     def clean_q(self) -> str:
         return clean_text(self.cleaned_data["q"], label="The search")
 
+    def full_clean(self) -> None:
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                self.fields[name].widget.attrs.update(
+                    {"aria-invalid": "true", "aria-describedby": f"{self[name].auto_id}_error"}
+                )
+
     def clean_after(self):
         token = self.cleaned_data["after"]
         if not token:

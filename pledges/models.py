@@ -522,6 +522,8 @@ class WatchedName(models.Model):
         return self.name
 
     def clean(self) -> None:
+        if not name_words(self.name):
+            raise ValidationError({"name": "Please enter a name with letters in it."})
         # The unique constraint is on a generated column, which form validation cannot see.
         if WatchedName.objects.matching(self.name).exclude(pk=self.pk).exists():
             raise ValidationError(

@@ -290,6 +290,25 @@ def test_watchlist_refuses_the_same_name_twice_with_a_form_error(mod_client):
     assert WatchedName.objects.count() == 1
 
 
+@pytest.mark.parametrize("name", ["!!!", "", "Ada\x00Lovelace", "x" * 500])
+def test_bad_watchlist_names_get_a_form_error_and_store_nothing(mod_client, name):
+    response = mod_client.post("/admin/pledges/watchedname/add/", {"name": name})
+    assert response.status_code == 200 and "errornote" in response.content.decode()
+    assert WatchedName.objects.count() == 0
+
+
+def test_bad_letter_edits_get_a_form_error_and_make_no_version(admin_client_):
+    letter = LetterVersion.objects.current()
+    for data in (
+        {"title": "", "body": "x"},
+        {"title": "T\x00", "body": "x"},
+        {"title": "x" * 300, "body": "b"},
+    ):
+        response = admin_client_.post(f"/admin/pledges/letterversion/{letter.pk}/change/", data)
+        assert response.status_code == 200 and "errornote" in response.content.decode()
+    assert LetterVersion.objects.count() == 1
+
+
 def test_editing_the_letter_makes_a_new_version_and_signatures_keep_theirs(admin_client_):
     old = LetterVersion.objects.current()
     signature = make_signature(status=S.CONFIRMED)

@@ -300,7 +300,7 @@ class QueuedSignatureAdmin(SignatureAdmin):
     ordering = ["confirmed_at", "pk"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(status=Signature.Status.CONFIRMED)
+        return super().get_queryset(request).moderation_queue()
 
 
 @admin.register(ModerationEvent)

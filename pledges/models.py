@@ -277,10 +277,13 @@ class Signature(models.Model):
             # Admin filters, each with the changelist's newest-first order.
             models.Index(fields=["status", "created_at"], name="signature_status_created"),
             models.Index(fields=["profession", "created_at"], name="signature_profession_created"),
+            # With the id, so that the changelist's capped count can be an index-only scan.
             models.Index(
-                fields=["created_at"], condition=Q(featured=True), name="signature_featured_created"
+                fields=["created_at", "id"], condition=Q(featured=True), name="signature_featured_created"
             ),
-            models.Index(fields=["created_at"], condition=~Q(flags=[]), name="signature_flagged_created"),
+            models.Index(
+                fields=["created_at", "id"], condition=~Q(flags=[]), name="signature_flagged_created"
+            ),
             GinIndex(fields=["flags"], name="signature_flags"),
             # The public list in its order (PUBLIC_ORDER), read from the top or from a key.
             models.Index(
@@ -426,7 +429,9 @@ PUBLIC_ORDER = [
 
 class PublicListKey(typing.NamedTuple):
     """Where a page of the public list ends. It holds only what the list shows anyway (the name
-    as sorted) and the signing time, never an id, so it can go in a link."""
+    as sorted) and the signing time, never an id, so it can go in a link. (Two listed people with
+    the same name who signed in the same microsecond would share a key: the next page would skip
+    the second. Keys with the id would rule that out, at the price of publishing ids.)"""
 
     featured: bool
     search_name: str

@@ -80,8 +80,13 @@ WITH drawn AS (
 )
 INSERT INTO pledges_signature_guilds (signature_id, guild_id)
 SELECT new.id, guild.id
-FROM new CROSS JOIN unnest(%(guild_ids)s::bigint[], %(guild_shares)s::float8[]) AS guild(id, share)
-WHERE new.status <> 'withdrawn' AND random() < guild.share
+FROM new CROSS JOIN LATERAL (
+    -- One draw per signature and guild: the reference to new.id keeps PostgreSQL from drawing
+    -- once per guild for the whole chunk.
+    SELECT id, share, random() + 0 * new.id AS draw
+    FROM unnest(%(guild_ids)s::bigint[], %(guild_shares)s::float8[]) AS guild(id, share)
+) AS guild
+WHERE new.status <> 'withdrawn' AND guild.draw < guild.share
 """
 
 

@@ -28,11 +28,13 @@ TARGETS = [
     ("admin: moderation queue", "/admin/pledges/queuedsignature/", True),
     ("admin: all signatures", "/admin/pledges/signature/", True),
     ("admin: filter flagged + guild", "/admin/pledges/signature/?flag=any&guild=wga", True),
-    ("admin: search a name", "/admin/pledges/signature/?q=zoe+obrien", True),
+    ("admin: search a full name", "/admin/pledges/signature/?q=zoe+obrien", True),
+    ("admin: search a common first name", "/admin/pledges/signature/?q=maria", True),
     ("admin: search an email", "/admin/pledges/signature/?q=seed-nobody%40example.org", True),
     ("public list: first page", "/signatories/", False),
     ("public list: deep page (90% in)", "/signatories/?after={deep_key}", False),
-    ("public list: search", "/signatories/?q=zoe+obrien", False),
+    ("public list: search a full name", "/signatories/?q=zoe+obrien", False),
+    ("public list: search a common first name", "/signatories/?q=maria", False),
     ("public list: guild + profession", "/signatories/?guild=dga&profession=writer", False),
 ]
 

@@ -138,7 +138,7 @@ class SignatureQuerySet(models.QuerySet):
         if not words:
             return self.none()
         query = SearchQuery(" & ".join(f"{word}:*" for word in words), config="simple", search_type="raw")
-        return self.annotate(search=SearchVector("search_name", config="simple")).filter(search=query)
+        return self.alias(search=SearchVector("search_name", config="simple")).filter(search=query)
 
     def public_list(self, *, q: str = "", guild: Guild | None = None, profession: Profession | None = None):
         """The public list in its order (featured first, then by name), filtered."""

@@ -112,10 +112,19 @@ def _report(modeladmin, request, verb: str, changed: int, total: int) -> None:
     modeladmin.message_user(request, message, messages.SUCCESS if not skipped else messages.WARNING)
 
 
+# Each row is its own conditional update and log entry; "select all" on a queue of 100,000
+# would outlast the request, so an action takes at most this many rows.
+MAX_ACTION_ROWS = 1000
+
+
 def _moderation_action(method: str, verb: str, description: str):
     @admin.action(description=description, permissions=["moderate"])
     def action(modeladmin, request, queryset):
-        signatures = list(queryset.order_by("pk"))
+        signatures = list(queryset.order_by("pk")[: MAX_ACTION_ROWS + 1])
+        if len(signatures) > MAX_ACTION_ROWS:
+            message = f"Nothing changed: select at most {MAX_ACTION_ROWS:,} signatures at a time."
+            modeladmin.message_user(request, message, messages.ERROR)
+            return
         changed = sum(getattr(signature, method)(request.user) for signature in signatures)
         _report(modeladmin, request, verb, changed, len(signatures))
 

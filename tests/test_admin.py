@@ -135,6 +135,22 @@ def test_resend_confirmation_queues_an_email_only_for_pending(mod_client):
     assert "/verify/" in message.body_text
 
 
+def test_an_action_on_too_many_rows_changes_nothing_and_says_so(mod_client, monkeypatch):
+    from pledges import admin as pledges_admin
+
+    monkeypatch.setattr(pledges_admin, "MAX_ACTION_ROWS", 2)
+    signatures = [make_signature(status=S.CONFIRMED) for _ in range(3)]
+    response = mod_client.post(
+        QUEUE,
+        {"action": "approve", "select_across": "1", "index": 0, "_selected_action": [signatures[0].pk]},
+        follow=True,
+    )
+    assert "select at most 2 signatures at a time" in response.content.decode()
+    assert not Signature.objects.filter(status=S.APPROVED).exists()
+    act(mod_client, "approve", signatures[:2], url=QUEUE)
+    assert Signature.objects.filter(status=S.APPROVED).count() == 2
+
+
 def test_staff_without_the_moderate_permission_cannot_act(client):
     viewer = User.objects.create_user("viewer", password="a-long-password-3", is_staff=True)
     viewer.user_permissions.add(

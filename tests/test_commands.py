@@ -53,9 +53,11 @@ def test_seed_signatures_makes_every_state_with_guilds_flags_and_featured():
         and Signature.objects.name_matches("soren").filter(full_name__startswith="Søren").count()
         == sorens.count()
     )
+    assert Signature.objects.filter(country="US").exists()
     withdrawn = Signature.objects.filter(status=S.WITHDRAWN)
     assert (
-        not withdrawn.exclude(full_name="").exists() and not withdrawn.filter(guilds__isnull=False).exists()
+        not withdrawn.exclude(full_name="", country="").exists()
+        and not withdrawn.filter(guilds__isnull=False).exists()
     )
     run("seed_signatures", "10")  # a second run adds to the first without clashing on email
     assert Signature.objects.count() == 5010

@@ -60,7 +60,9 @@ WITH drawn AS (
         (%(professions)s::bigint[])[1 + floor(random() * %(profession_count)s)::int],
         CASE WHEN status <> 'withdrawn' AND r2 < 0.3
              THEN (%(credits)s::text[])[1 + floor(random() * %(credit_count)s)::int] ELSE '' END,
-        '',
+        CASE WHEN status <> 'withdrawn' AND random() < 0.7
+             THEN (ARRAY['US', 'US', 'US', 'GB', 'CA', 'AU', 'FR', 'DE', 'ES', 'MX', 'NG', 'IN', 'JP', 'KR',
+                         'BR'])[1 + floor(random() * 15)::int] ELSE '' END,
         status <> 'withdrawn' AND random() < 0.85,
         status <> 'withdrawn' AND random() < 0.3,
         status = 'approved' AND r2 > 0.995,

@@ -4,13 +4,15 @@ import unicodedata
 
 from django import forms
 from django.conf import settings
+from django.core import signing
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 from django_countries import countries
 
 from pledges.maildomains import can_receive_mail, is_disposable
-from pledges.models import CREDIT_MAX_LENGTH, NAME_MAX_LENGTH, Guild, Profession
+from pledges.models import CREDIT_MAX_LENGTH, NAME_MAX_LENGTH, Guild, Profession, PublicListKey
 
 # Control, format (e.g. right-to-left overrides), surrogate, private-use and unassigned characters;
 # U+FFFD is what undecodable bytes in the request became.
@@ -166,3 +168,90 @@ class SignForm(forms.Form):
                 self.fields[name].widget.attrs.update(
                     {"aria-invalid": "true", "aria-describedby": f"{self[name].auto_id}_error"}
                 )
+
+
+class SignatoryFilterForm(forms.Form):
+    """The public list's query string: ?q=, ?guild=, ?profession= and the page key ?after=."""
+
+    q = forms.CharField(label="Search names", max_length=100, required=False)
+    guild = forms.ModelChoiceField(
+        label="Guild",
+        queryset=Guild.objects.all(),
+        to_field_name="slug",
+        required=False,
+        empty_label="Any guild",
+        error_messages={"invalid_choice": "There is no such guild."},
+    )
+    profession = forms.ModelChoiceField(
+        label="Profession",
+        queryset=Profession.objects.all(),
+        to_field_name="slug",
+        required=False,
+        empty_label="Any profession",
+        error_messages={"invalid_choice": "There is no such profession."},
+    )
+    after = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
+
+    def clean_q(self) -> str:
+        return clean_text(self.cleaned_data["q"], label="The search")
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                self.fields[name].widget.attrs.update(
+                    {"aria-invalid": "true", "aria-describedby": f"{self[name].auto_id}_error"}
+                )
+
+    def clean_after(self):
+        token = self.cleaned_data["after"]
+        if not token:
+            return None
+        try:
+            return PublicListKey.decode(token)
+        except (signing.BadSignature, ValueError, TypeError):
+            raise ValidationError("That page link does not work; start again from the first page.") from None
+
+
+class ImportRowForm(forms.Form):
+    """One row of a launch-signatory CSV (manage.py import_signatories): the sign form's rules
+    for names and credits; profession and guilds by slug or name; featured yes/no."""
+
+    name = forms.CharField(max_length=NAME_MAX_LENGTH)
+    email = forms.EmailField(max_length=254)
+    profession = forms.CharField(max_length=100)
+    guilds = forms.CharField(max_length=500, required=False)
+    credit = forms.CharField(max_length=CREDIT_MAX_LENGTH, required=False)
+    featured = forms.CharField(max_length=10, required=False)
+
+    YES, NO = {"yes", "y", "true", "1", "x"}, {"no", "n", "false", "0", ""}
+
+    def clean_name(self) -> str:
+        self.cleaned_data["full_name"] = self.cleaned_data["name"]
+        return SignForm.clean_full_name(self)
+
+    clean_email = SignForm.clean_email
+    clean_credit = SignForm.clean_credit
+
+    def clean_profession(self) -> Profession:
+        value = self.cleaned_data["profession"].strip()
+        profession = Profession.objects.filter(Q(slug__iexact=value) | Q(name__iexact=value)).first()
+        if profession is None:
+            raise ValidationError(f"unknown profession {value!r}")
+        return profession
+
+    def clean_guilds(self) -> list[Guild]:
+        names = [part.strip() for part in re.split(r"[;,]", self.cleaned_data["guilds"]) if part.strip()]
+        guilds = []
+        for name in names:
+            guild = Guild.objects.filter(Q(slug__iexact=name) | Q(name__iexact=name)).first()
+            if guild is None:
+                raise ValidationError(f"unknown guild {name!r}")
+            guilds.append(guild)
+        return guilds
+
+    def clean_featured(self) -> bool:
+        value = self.cleaned_data["featured"].strip().lower()
+        if value not in self.YES | self.NO:
+            raise ValidationError(f"featured must be yes or no, not {value!r}")
+        return value in self.YES

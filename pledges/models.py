@@ -1,15 +1,21 @@
 import hashlib
 import hmac
 import json
+import re
+import typing
+import unicodedata
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.db.models import Count, F, Func, Q, Value
-from django.db.models.functions import Lower, TruncDate
+from django.db.models.functions import Lower, Trim, TruncDate
 from django.utils import timezone
 from django_countries.fields import CountryField
 
@@ -19,6 +25,39 @@ NAME_MAX_LENGTH = 150
 # The domain of a (lower-case) email address, as SQL, so that an index can serve it.
 EMAIL_DOMAIN = Func(F("email"), Value("@"), Value(2), function="split_part", output_field=models.CharField())
 CREDIT_MAX_LENGTH = 200
+
+
+def _accent_table() -> tuple[str, str]:
+    """Every lower-case Latin letter with diacritics and its plain letter (é→e, ø→o).
+    PostgreSQL here has no unaccent extension, and translate() with this table is immutable,
+    so a generated column and its index can use it."""
+    # Letters with a stroke have no Unicode decomposition, but people type them plainly too.
+    accented, plain = list("øłđħŧı"), list("oldhti")
+    for char in map(chr, range(0xC0, 0x250)):
+        base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+        if char.islower() and len(base) == 1 and base.isascii() and base.isalpha() and base != char:
+            accented.append(char)
+            plain.append(base)
+    return "".join(accented), "".join(plain)
+
+
+ACCENTED, UNACCENTED = _accent_table()
+APOSTROPHES = "['\u2019]"
+_ACCENT_MAP = str.maketrans(ACCENTED, UNACCENTED)
+
+
+def normalised_name_sql(expression):
+    """The SQL form of a name for matching and sorting: lower case, accents removed, every run
+    of other characters a single space ("Zoë  O'Brien-Smith" → "zoe obrien smith")."""
+    unaccented = Func(Lower(expression), Value(ACCENTED), Value(UNACCENTED), function="translate")
+    # Apostrophes join ("O'Brien" → "obrien"); any other run of non-letters separates words.
+    joined = Func(unaccented, Value(APOSTROPHES), Value(""), Value("g"), function="regexp_replace")
+    return Trim(Func(joined, Value(r"[^[:alnum:]]+"), Value(" "), Value("g"), function="regexp_replace"))
+
+
+def name_words(text: str) -> list[str]:
+    """The words of a search, normalised as normalised_name_sql() normalises names."""
+    return re.findall(r"\w+", re.sub(APOSTROPHES, "", text.lower().translate(_ACCENT_MAP)))
 
 
 def hash_ip(ip: str) -> str:
@@ -48,6 +87,12 @@ class LetterVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.created_at:%Y-%m-%d %H:%M})"
+
+    def revise(self, *, title: str, body: str, by=None) -> "LetterVersion":
+        """Editing the letter makes a new version; signatures keep the version they signed."""
+        if (title, body) == (self.title, self.body):
+            return self
+        return LetterVersion.objects.create(title=title, body=body, created_by=by)
 
 
 class Guild(models.Model):
@@ -99,6 +144,46 @@ class SignatureQuerySet(models.QuerySet):
             .order_by("day")
         )
 
+    def moderation_queue(self):
+        """Confirmed and not yet moderated, oldest first."""
+        return self.filter(status=Signature.Status.CONFIRMED).order_by("confirmed_at", "pk")
+
+    def name_matches(self, text: str):
+        """Names containing every word of `text` as the start of a word, ignoring case and
+        accents ("zoe ob" finds "Zoë O'Brien"), through a full-text index on search_name."""
+        words = name_words(text)
+        if not words:
+            return self.none()
+        query = SearchQuery(" & ".join(f"{word}:*" for word in words), config="simple", search_type="raw")
+        return self.alias(search=SearchVector("search_name", config="simple")).filter(search=query)
+
+    def public_list(self, *, q: str = "", guild: Guild | None = None, profession: Profession | None = None):
+        """The public list in its order (featured first, then by name), filtered."""
+        signatures = self.published()
+        if q:
+            signatures = signatures.name_matches(q)
+        if guild is not None:
+            signatures = signatures.filter(
+                models.Exists(
+                    Signature.guilds.through.objects.filter(signature=models.OuterRef("pk"), guild=guild)
+                )
+            )
+        if profession is not None:
+            signatures = signatures.filter(profession=profession)
+        return signatures.order_by(*(SEARCH_ORDER if q else PUBLIC_ORDER))
+
+    def after(self, key: "PublicListKey"):
+        """Keyset (seek) pagination for public_list(): the rows after `key`, found through the
+        index in the time the first page takes, however deep."""
+        return self.filter(
+            models.expressions.RawSQL(
+                "(NOT pledges_signature.featured, pledges_signature.search_name,"
+                " pledges_signature.created_at) > (%s, %s, %s)",
+                [not key.featured, key.search_name, key.created_at],
+                output_field=models.BooleanField(),
+            )
+        )
+
     def expired_unconfirmed(self, now=None):
         cutoff = (now or timezone.now()) - timedelta(days=settings.UNCONFIRMED_EXPIRY_DAYS)
         return self.filter(status=Signature.Status.PENDING, created_at__lt=cutoff)
@@ -137,6 +222,12 @@ class Signature(models.Model):
     flags = ArrayField(models.CharField(max_length=20, choices=Flag.choices), default=list, blank=True)
     letter_version = models.ForeignKey(LetterVersion, on_delete=models.PROTECT, related_name="signatures")
     ip_hash = models.CharField(max_length=64, blank=True)
+    # The name as searched and sorted, kept by the database on every write path.
+    search_name = models.GeneratedField(
+        expression=normalised_name_sql(F("full_name")),
+        output_field=models.CharField(max_length=NAME_MAX_LENGTH),
+        db_persist=True,
+    )
     created_at = models.DateTimeField(default=timezone.now)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     moderated_at = models.DateTimeField(null=True, blank=True)
@@ -145,6 +236,10 @@ class Signature(models.Model):
     objects = SignatureQuerySet.as_manager()
 
     class Meta:
+        permissions = [
+            ("moderate_signature", "Can approve, reject, feature and resend confirmation"),
+            ("export_signature", "Can export signatures as CSV"),
+        ]
         constraints = [
             models.UniqueConstraint(Lower("email"), name="signature_email_unique_ci"),
             models.CheckConstraint(condition=Q(email=Lower("email")), name="signature_email_normalised"),
@@ -196,6 +291,37 @@ class Signature(models.Model):
             models.Index(fields=["ip_hash", "created_at"], name="signature_ip_hash_created"),
             # review.is_domain_burst: signatures from one email domain within the last hour.
             models.Index(EMAIL_DOMAIN, "created_at", name="signature_domain_created"),
+            # The moderation queue: confirmed, oldest first.
+            models.Index(
+                fields=["confirmed_at", "id"], condition=Q(status="confirmed"), name="signature_queue"
+            ),
+            # Admin filters, each with the changelist's newest-first order.
+            models.Index(fields=["status", "created_at"], name="signature_status_created"),
+            models.Index(fields=["profession", "created_at"], name="signature_profession_created"),
+            # With the id, so that the changelist's capped count can be an index-only scan.
+            models.Index(
+                fields=["created_at", "id"], condition=Q(featured=True), name="signature_featured_created"
+            ),
+            models.Index(
+                fields=["created_at", "id"], condition=~Q(flags=[]), name="signature_flagged_created"
+            ),
+            GinIndex(fields=["flags"], name="signature_flags"),
+            # The public list in its order (PUBLIC_ORDER), read from the top or from a key.
+            models.Index(
+                Func(F("featured"), template="(NOT %(expressions)s)"),
+                F("search_name"),
+                F("created_at"),
+                condition=Q(status="approved", show_publicly=True),
+                name="signature_public_order",
+            ),
+            # Name search in the admin (every status) ...
+            GinIndex(SearchVector("search_name", config="simple"), name="signature_search_name"),
+            # ... and ?q= on the public list, over the listed rows only: half the rows to fetch.
+            GinIndex(
+                SearchVector("search_name", config="simple"),
+                condition=Q(status="approved", show_publicly=True),
+                name="signature_public_search",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -222,16 +348,22 @@ class Signature(models.Model):
     def link(self, purpose: str) -> str:
         return f"{settings.SITE_URL}/{purpose}/{self.make_token(purpose)}/"
 
+    def public_list_key(self) -> "PublicListKey":
+        return PublicListKey(self.featured, self.search_name, self.created_at)
+
     @property
     def counts(self) -> bool:
         return self.status == self.Status.APPROVED or (
             self.status == self.Status.CONFIRMED and not self.flags
         )
 
-    def _transition(self, allowed_from, **changes) -> bool:
+    def _transition(self, allowed_from, condition=None, **changes) -> bool:
         """Apply changes only if the row is still in one of the allowed states, so that a
         double click or two moderators at once change it once. Returns whether it changed."""
-        changed = Signature.objects.filter(pk=self.pk, status__in=allowed_from).update(**changes)
+        rows = Signature.objects.filter(pk=self.pk, status__in=allowed_from)
+        if condition is not None:
+            rows = rows.filter(condition)
+        changed = rows.update(**changes)
         if changed:
             for field, value in changes.items():
                 setattr(self, field, value)
@@ -243,6 +375,51 @@ class Signature(models.Model):
         return self._transition(
             [self.Status.PENDING], status=self.Status.CONFIRMED, confirmed_at=timezone.now()
         )
+
+    def _moderate(self, action: str, by, allowed_from, condition=None, **changes) -> bool:
+        with transaction.atomic():
+            changed = self._transition(allowed_from, condition, **changes)
+            if changed:
+                ModerationEvent.objects.create(signature=self, action=action, actor=by)
+        return changed
+
+    def approve(self, by) -> bool:
+        """Approval also clears any flag's hold: an approved signature counts and shows."""
+        S = self.Status
+        return self._moderate(
+            "approve", by, [S.CONFIRMED, S.REJECTED], status=S.APPROVED, moderated_at=timezone.now()
+        )
+
+    def reject(self, by) -> bool:
+        S = self.Status
+        return self._moderate(
+            "reject",
+            by,
+            [S.CONFIRMED, S.APPROVED],
+            status=S.REJECTED,
+            featured=False,
+            moderated_at=timezone.now(),
+        )
+
+    def feature(self, by) -> bool:
+        return self._moderate("feature", by, [self.Status.APPROVED], Q(featured=False), featured=True)
+
+    def unfeature(self, by) -> bool:
+        return self._moderate("unfeature", by, [self.Status.APPROVED], Q(featured=True), featured=False)
+
+    def resend_confirmation(self, by) -> bool:
+        """Queue a fresh confirmation email, only while the email is unconfirmed."""
+        from pledges import emails
+
+        with transaction.atomic():
+            locked = (
+                Signature.objects.select_for_update().filter(pk=self.pk, status=self.Status.PENDING).first()
+            )
+            if locked is None:
+                return False
+            emails.queue_confirmation(locked)
+            ModerationEvent.objects.create(signature=self, action="resend_confirmation", actor=by)
+        return True
 
     def withdraw(self) -> bool:
         """Withdraw and erase the personal data, keeping only what the count history needs
@@ -267,6 +444,155 @@ class Signature(models.Model):
                 # Sent ones too: they carry the name and the address.
                 OutgoingEmail.objects.filter(to=email).delete()
         return changed
+
+
+# The public list's order; signature_public_order indexes it and after() seeks in it.
+PUBLIC_ORDER = [
+    models.expressions.RawSQL("NOT pledges_signature.featured", []),
+    "search_name",
+    "created_at",
+    "pk",
+]
+# The same order, in a form that index cannot serve. Matching names sit together in name order
+# (every "Maria …" in one stretch a third of the way down), so walking the index until a page of
+# matches turns up can read a third of the table; a search instead finds its matches through
+# signature_public_search and sorts just those.
+SEARCH_ORDER = [models.expressions.RawSQL("(NOT pledges_signature.featured)::int", []), *PUBLIC_ORDER[1:]]
+
+
+class PublicListKey(typing.NamedTuple):
+    """Where a page of the public list ends. It holds only what the list shows anyway (the name
+    as sorted) and the signing time, never an id, so it can go in a link. (Two listed people with
+    the same name who signed in the same microsecond would share a key: the next page would skip
+    the second. Keys with the id would rule that out, at the price of publishing ids.)"""
+
+    featured: bool
+    search_name: str
+    created_at: datetime
+
+    def encode(self) -> str:
+        return signing.dumps(
+            [self.featured, self.search_name, self.created_at.isoformat()], salt="pledges.list"
+        )
+
+    @classmethod
+    def decode(cls, token: str) -> "PublicListKey":
+        """Raises signing.BadSignature (or ValueError) for a token this site did not make."""
+        featured, search_name, created_at = signing.loads(token, salt="pledges.list")
+        return cls(bool(featured), str(search_name), datetime.fromisoformat(created_at))
+
+
+class QueuedSignature(Signature):
+    """The moderation queue, as its own entry on the admin index."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "signature awaiting moderation"
+        verbose_name_plural = "moderation queue"
+
+
+class ModerationEvent(models.Model):
+    """Who did what to a signature, and when. Kept after withdrawal: it holds no personal data."""
+
+    class Action(models.TextChoices):
+        APPROVE = "approve", "Approved"
+        REJECT = "reject", "Rejected"
+        FEATURE = "feature", "Featured"
+        UNFEATURE = "unfeature", "Unfeatured"
+        RESEND_CONFIRMATION = "resend_confirmation", "Resent the confirmation email"
+        IMPORT = "import", "Imported as approved"
+
+    signature = models.ForeignKey(Signature, on_delete=models.CASCADE, related_name="moderation_events")
+    action = models.CharField(max_length=30, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    action__in=["approve", "reject", "feature", "unfeature", "resend_confirmation", "import"]
+                ),
+                name="moderation_event_action_valid",
+            )
+        ]
+        indexes = [models.Index(fields=["signature", "created_at"], name="moderation_event_signature")]
+
+    def __str__(self) -> str:
+        actor = self.actor or "a deleted user"
+        return f"{self.get_action_display()} by {actor} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class WatchedNameQuerySet(models.QuerySet):
+    def matching(self, full_name: str):
+        return self.filter(normalised_name=normalised_name_sql(Value(full_name)))
+
+
+class WatchedName(models.Model):
+    """A famous name that forgers like to sign with: a signature under it is held for review."""
+
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    normalised_name = models.GeneratedField(
+        expression=normalised_name_sql(F("name")),
+        output_field=models.CharField(max_length=NAME_MAX_LENGTH),
+        db_persist=True,
+    )
+    note = models.CharField(max_length=200, blank=True, help_text="Why it is watched; staff only.")
+    created_at = models.DateTimeField(default=timezone.now)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = WatchedNameQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "watched name"
+        constraints = [
+            models.UniqueConstraint(F("normalised_name"), name="watched_name_unique"),
+            models.CheckConstraint(condition=~Q(normalised_name=""), name="watched_name_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if not name_words(self.name):
+            raise ValidationError({"name": "Please enter a name with letters in it."})
+        # The unique constraint is on a generated column, which form validation cannot see.
+        if WatchedName.objects.matching(self.name).exclude(pk=self.pk).exists():
+            raise ValidationError(
+                {"name": "This name already exists on the watchlist (ignoring case and accents)."}
+            )
+
+
+class SigningStatus(models.Model):
+    """One row: whether staff have paused signing, and what the letter page then says."""
+
+    DEFAULT_MESSAGE = "Signing is paused for the moment. Please come back later."
+
+    paused = models.BooleanField(default=False)
+    message = models.CharField(
+        max_length=300, default=DEFAULT_MESSAGE, help_text="Shown on the letter page while paused."
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "signing status"
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="signing_status_single_row")]
+
+    def __str__(self) -> str:
+        return "Signing is paused" if self.paused else "Signing is open"
+
+    @classmethod
+    def current(cls) -> "SigningStatus":
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
 
 
 def compute_count_snapshot() -> dict:

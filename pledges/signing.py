@@ -3,13 +3,16 @@
 from django.db import IntegrityError, transaction
 
 from pledges import emails, review
-from pledges.models import LetterVersion, Signature
+from pledges.models import LetterVersion, Signature, WatchedName
 
 
 def review_flags(*, full_name: str, email: str, ip_hash: str) -> set[str]:
     """The reasons (Signature.Flag values) to hold a new signature for staff review: it then
     counts and shows only once approved. Each check adds its flag here."""
     flags = set()
+    # Forged famous names have embarrassed open letters on AI: hold any name staff watch.
+    if WatchedName.objects.matching(full_name).exists():
+        flags.add(Signature.Flag.WATCHLIST)
     if review.is_ip_burst(ip_hash):
         flags.add(Signature.Flag.IP_BURST)
     if review.is_domain_burst(email):

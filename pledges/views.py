@@ -4,16 +4,25 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.core import signing
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 
-from pledges.forms import SignForm
+from pledges.exports import csv_lines
+from pledges.forms import SignatoryFilterForm, SignForm
 from pledges.graphics import history_chart, signatures_badge
-from pledges.models import LetterVersion, Signature, count_snapshot, hash_ip, live_figures_snapshot
+from pledges.models import (
+    LetterVersion,
+    Signature,
+    SigningStatus,
+    count_snapshot,
+    hash_ip,
+    live_figures_snapshot,
+)
 from pledges.signing import sign as sign_letter
 from pledges.snapshots import Snapshot, http_cache_control
 
@@ -58,7 +67,8 @@ def letter_page(request: HttpRequest, form: SignForm | None = None, status: int 
         "letter": LetterVersion.objects.current(),
         "form": form or SignForm(),
         "counts": count_snapshot(),
-        "featured": Signature.objects.published().filter(featured=True).select_related("profession")[:12],
+        "featured": Signature.objects.featured().select_related("profession")[:12],
+        "signing_status": SigningStatus.current(),
     }
     return render(request, "pledges/letter.html", ctx, status=status)
 
@@ -81,6 +91,8 @@ def too_many_requests(request: HttpRequest, exception: Exception) -> HttpRespons
 @require_POST
 @ratelimit(group="sign-ip-hard", key=client_key, rate=rate_setting("RATELIMIT_SIGN_IP_HARD"))
 def sign(request: HttpRequest) -> HttpResponse:
+    if SigningStatus.current().paused:
+        return letter_page(request, status=403)
     form = SignForm(request.POST)
     if not form.is_valid():
         return letter_page(request, form, status=400)
@@ -196,6 +208,69 @@ def press(request: HttpRequest) -> HttpResponse:
         "featured": Signature.objects.featured().select_related("profession").order_by("full_name"),
     }
     return render(request, "pledges/press.html", ctx)
+
+
+SIGNATORIES_PER_PAGE = 50
+
+
+def _filtered_signatories(form: SignatoryFilterForm):
+    data = form.cleaned_data
+    return (
+        Signature.objects.public_list(q=data["q"], guild=data["guild"], profession=data["profession"])
+        .select_related("profession")
+        .prefetch_related("guilds")
+    )
+
+
+@require_GET
+def signatories(request: HttpRequest) -> HttpResponse:
+    form = SignatoryFilterForm(request.GET)
+    if not form.is_valid():
+        return render(request, "pledges/signatories.html", {"form": form}, status=400)
+    rows = _filtered_signatories(form)
+    if form.cleaned_data["after"]:
+        rows = rows.after(form.cleaned_data["after"])
+    # One more than a page tells whether there is a next page, without counting.
+    page = list(rows[: SIGNATORIES_PER_PAGE + 1])
+    filters = {key: request.GET[key] for key in ("q", "guild", "profession") if request.GET.get(key)}
+    next_url = None
+    if len(page) > SIGNATORIES_PER_PAGE:
+        page = page[:SIGNATORIES_PER_PAGE]
+        after = page[-1].public_list_key().encode()
+        next_url = f"{request.path}?{urlencode({**filters, 'after': after})}"
+    ctx = {
+        "form": form,
+        "signatures": page,
+        "next_url": next_url,
+        "first_url": f"{request.path}?{urlencode(filters)}" if filters else request.path,
+        "is_first_page": not form.cleaned_data["after"],
+        "is_filtered": bool(filters),
+        "csv_url": f"/signatories.csv?{urlencode(filters)}" if filters else "/signatories.csv",
+        "counts": count_snapshot(),
+    }
+    return render(request, "pledges/signatories.html", ctx)
+
+
+@require_GET
+def signatories_csv(request: HttpRequest) -> HttpResponse:
+    form = SignatoryFilterForm(request.GET)
+    if not form.is_valid():
+        errors = " ".join(error for errors in form.errors.values() for error in errors)
+        return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
+    rows = (
+        (
+            signature.full_name,
+            signature.profession.name,
+            "; ".join(guild.name for guild in signature.guilds.all()),
+            "yes" if signature.featured else "no",
+        )
+        for signature in _filtered_signatories(form).iterator(chunk_size=2000)
+    )
+    response = StreamingHttpResponse(
+        csv_lines(["name", "profession", "guilds", "featured"], rows), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = 'attachment; filename="signatories.csv"'
+    return response
 
 
 @require_GET

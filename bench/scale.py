@@ -1,0 +1,208 @@
+"""How the admin and the public list scale: the same pages timed at 1,000 and at 1,000,000
+seeded signatures, side by side.
+
+    .venv/bin/python bench/scale.py                       # 1,000 and 1,000,000 (seeding takes a few minutes)
+    .venv/bin/python bench/scale.py --sizes 1000 100000   # any sizes
+    .venv/bin/python bench/scale.py --reseed              # throw away the bench databases first
+
+Each size gets its own database (ccai_bench_<size>) on the server that DATABASE_URL names, or on
+the embedded one; it is kept, so a second run skips the seeding. Pages are fetched through
+Django's test client (the whole middleware, view and template stack, without an HTTP server),
+a moderator logged in for the admin pages. To time another page, add a row to TARGETS.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# (name, url, needs a logged-in moderator). {deep_key} and {deep_page} are filled in per database.
+TARGETS = [
+    ("admin: moderation queue", "/admin/pledges/queuedsignature/", True),
+    ("admin: all signatures", "/admin/pledges/signature/", True),
+    ("admin: filter flagged + guild", "/admin/pledges/signature/?flag=any&guild=wga", True),
+    ("admin: search a full name", "/admin/pledges/signature/?q=zoe+obrien", True),
+    ("admin: search a common first name", "/admin/pledges/signature/?q=maria", True),
+    ("admin: search an email", "/admin/pledges/signature/?q=seed-nobody%40example.org", True),
+    ("public list: first page", "/signatories/", False),
+    ("public list: deep page (90% in)", "/signatories/?after={deep_key}", False),
+    ("public list: search a full name", "/signatories/?q=zoe+obrien", False),
+    ("public list: search a common first name", "/signatories/?q=maria", False),
+    ("public list: guild + profession", "/signatories/?guild=dga&profession=writer", False),
+]
+
+
+def bench_database_url(size: int) -> str:
+    base = os.environ.get("DATABASE_URL")
+    if not base:
+        sys.path.insert(0, str(ROOT))
+        from ccai.embedded_postgres import database_url
+
+        base = database_url()
+    parts = urlsplit(base)
+    return urlunsplit(parts._replace(path=f"/ccai_bench_{size}"))
+
+
+def ensure_database(url: str, *, drop: bool) -> None:
+    import psycopg
+
+    name = urlsplit(url).path.lstrip("/")
+    admin_url = urlunsplit(urlsplit(url)._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if drop:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def worker_env(url: str) -> dict:
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-only-secret-key-not-for-production",
+        "ALLOWED_HOSTS": "testserver",
+        "STATIC_MANIFEST": "false",
+        "CONN_MAX_AGE": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def manage(url: str, *args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=worker_env(url), check=True)
+
+
+def prepare(size: int, *, reseed: bool) -> tuple[str, float | None]:
+    """Migrate and seed the database for `size`; returns its URL and the seeding time (None if kept)."""
+    url = bench_database_url(size)
+    ensure_database(url, drop=reseed)
+    manage(url, "migrate", "--noinput", "-v0")
+    manage(url, "createcachetable", "-v0")
+    count = subprocess.run(
+        [sys.executable, __file__, "--count"],
+        cwd=ROOT,
+        env=worker_env(url),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if int(count) == size:
+        return url, None
+    if int(count):
+        ensure_database(url, drop=True)
+        return prepare(size, reseed=False)
+    started = time.perf_counter()
+    manage(url, "seed_signatures", str(size))
+    return url, time.perf_counter() - started
+
+
+def django_setup() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ccai.settings")
+    import django
+
+    django.setup()
+
+
+def count_rows() -> None:
+    django_setup()
+    from pledges.models import Signature
+
+    print(Signature.objects.count())
+
+
+def measure(repeat: int) -> None:
+    """In a worker process, on one bench database: time every target, print JSON."""
+    django_setup()
+    from django.contrib.auth.models import Group, User
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from pledges.models import Signature
+
+    moderator, _ = User.objects.get_or_create(username="bench-moderator", defaults={"is_staff": True})
+    moderator.groups.add(Group.objects.get(name="Moderators"))
+    published = Signature.objects.public_list()
+    # Finding the row 90% of the way down is itself slow (an OFFSET); it is done once, untimed.
+    deep_row = published[int(published.count() * 0.9)] if published.exists() else None
+    context = {"deep_key": deep_row.public_list_key().encode() if deep_row else ""}
+
+    anonymous, logged_in = Client(), Client()
+    logged_in.force_login(moderator)
+    results = {}
+    for name, url, needs_login in TARGETS:
+        client = logged_in if needs_login else anonymous
+        url = url.format(**context)
+        response = client.get(url)  # warm-up: caches, connections, the planner's statistics
+        if response.status_code != 200:
+            raise SystemExit(f"{name}: {url} answered {response.status_code}")
+        timings, sql_timings = [], []
+        for _ in range(repeat):
+            with CaptureQueriesContext(connection) as queries:
+                started = time.perf_counter()
+                client.get(url)
+                timings.append((time.perf_counter() - started) * 1000)
+            sql_timings.append(sum(float(query["time"]) for query in queries.captured_queries) * 1000)
+        results[name] = {"total": statistics.median(timings), "sql": statistics.median(sql_timings)}
+    print(json.dumps(results))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 1_000_000])
+    parser.add_argument(
+        "--repeat", type=int, default=15, help="Timed fetches per page (the median is shown)."
+    )
+    parser.add_argument("--reseed", action="store_true", help="Drop and seed the bench databases again.")
+    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--count", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.count:
+        return count_rows()
+    if args.measure:
+        return measure(args.repeat)
+
+    columns = {}
+    for size in args.sizes:
+        print(f"Preparing {size:,} signatures…", flush=True)
+        url, seed_seconds = prepare(size, reseed=args.reseed)
+        if seed_seconds is not None:
+            print(f"  seeded in {seed_seconds:.1f} s", flush=True)
+        output = subprocess.run(
+            [sys.executable, __file__, "--measure", "--repeat", str(args.repeat)],
+            cwd=ROOT,
+            env=worker_env(url),
+            capture_output=True,
+            text=True,
+        )
+        if output.returncode:
+            raise SystemExit(f"Measuring {size:,} failed:\n{output.stderr}{output.stdout}")
+        output = output.stdout
+        columns[size] = json.loads(output.strip().splitlines()[-1])
+
+    smallest, largest = min(args.sizes), max(args.sizes)
+    width = max(len(name) for name, _, _ in TARGETS)
+    print("\nMedian milliseconds per page: the whole response, and the part spent in SQL.\n")
+    header = f"{'page':<{width}} " + " ".join(f"{f'{size:,} total':>16} {'sql':>6}" for size in args.sizes)
+    print(header + f" {'ratio':>7}")
+    print("-" * (len(header) + 8))
+    for name, _, _ in TARGETS:
+        cells = " ".join(
+            f"{columns[size][name]['total']:>16.1f} {columns[size][name]['sql']:>6.1f}" for size in args.sizes
+        )
+        ratio = columns[largest][name]["total"] / columns[smallest][name]["total"]
+        print(f"{name:<{width}} {cells} {ratio:>6.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,387 @@
+"""Moderation in Django admin. Every action calls a Signature method whose transition is
+conditional, so double clicks and two moderators at once are harmless; the rules stay in
+models.py. Built for a million signatures: no full COUNT(*), no query per row."""
+
+from functools import cached_property
+
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Lower
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.urls import path, reverse
+from django.utils import timezone
+
+from pledges.exports import csv_lines
+from pledges.models import (
+    Guild,
+    LetterVersion,
+    ModerationEvent,
+    Profession,
+    QueuedSignature,
+    Signature,
+    SigningStatus,
+    WatchedName,
+)
+
+admin.site.site_header = "Creators Coalition on AI: staff"
+admin.site.site_title = "CCAI staff"
+
+
+def _has_nul(request: HttpRequest) -> bool:
+    # PostgreSQL refuses NUL in text; a filter or search carrying one would otherwise be a 500.
+    return any("\x00" in key or "\x00" in value for key, values in request.GET.lists() for value in values)
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most count_cap + 1 rows (COUNT over a LIMIT subquery): counting a million rows
+    on every page load is what makes a big changelist slow, and nobody pages past a hundred."""
+
+    count_cap = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list.order_by()[: self.count_cap + 1].count()
+
+    @property
+    def is_capped(self) -> bool:
+        return self.count > self.count_cap
+
+
+class FlagFilter(admin.SimpleListFilter):
+    title = "flags"
+    parameter_name = "flag"
+
+    def lookups(self, request, model_admin):
+        return [("any", "Any flag"), ("none", "No flag"), *Signature.Flag.choices]
+
+    def queryset(self, request, queryset):
+        if self.value() == "any":
+            return queryset.filter(~Q(flags=[]))
+        if self.value() == "none":
+            return queryset.filter(flags=[])
+        if self.value() in Signature.Flag.values:
+            return queryset.filter(flags__contains=[self.value()])
+        return queryset
+
+
+class GuildFilter(admin.SimpleListFilter):
+    """EXISTS rather than a join, so that the changelist needs no DISTINCT over a million rows."""
+
+    title = "guild"
+    parameter_name = "guild"
+
+    def lookups(self, request, model_admin):
+        return [(guild.slug, guild.name) for guild in Guild.objects.all()]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        # The guild's id as a constant (not a join on its slug) lets the planner see how common it is.
+        guild = Guild.objects.filter(slug=self.value()).first()
+        if guild is None:
+            return queryset.none()
+        memberships = Signature.guilds.through.objects.filter(signature=OuterRef("pk"), guild=guild)
+        return queryset.filter(Exists(memberships))
+
+
+class ModerationEventInline(admin.TabularInline):
+    model = ModerationEvent
+    verbose_name_plural = "moderation log"
+    fields = readonly_fields = ["created_at", "action", "actor"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+def _report(modeladmin, request, verb: str, changed: int, total: int) -> None:
+    skipped = total - changed
+    message = f"{verb} {changed} of {total} signature{'s' if total != 1 else ''}."
+    if skipped:
+        were = "was" if skipped == 1 else "were"
+        message += f" {skipped} {were} not in a state that allows it, and stayed as they were."
+    modeladmin.message_user(request, message, messages.SUCCESS if not skipped else messages.WARNING)
+
+
+# Each row is its own conditional update and log entry; "select all" on a queue of 100,000
+# would outlast the request, so an action takes at most this many rows.
+MAX_ACTION_ROWS = 1000
+
+
+def _moderation_action(method: str, verb: str, description: str):
+    @admin.action(description=description, permissions=["moderate"])
+    def action(modeladmin, request, queryset):
+        signatures = list(queryset.order_by("pk")[: MAX_ACTION_ROWS + 1])
+        if len(signatures) > MAX_ACTION_ROWS:
+            message = f"Nothing changed: select at most {MAX_ACTION_ROWS:,} signatures at a time."
+            modeladmin.message_user(request, message, messages.ERROR)
+            return
+        changed = sum(getattr(signature, method)(request.user) for signature in signatures)
+        _report(modeladmin, request, verb, changed, len(signatures))
+
+    action.__name__ = method
+    return action
+
+
+@admin.register(Signature)
+class SignatureAdmin(admin.ModelAdmin):
+    list_display = [
+        "full_name",
+        "email",
+        "profession",
+        "guild_names",
+        "status",
+        "flag_names",
+        "featured",
+        "created_at",
+        "confirmed_at",
+    ]
+    list_filter = [
+        "status",
+        GuildFilter,
+        "profession",
+        FlagFilter,
+        "featured",
+        "show_publicly",
+        ("created_at", admin.DateFieldListFilter),
+        ("confirmed_at", admin.DateFieldListFilter),
+    ]
+    search_fields = ["full_name", "email"]
+    search_help_text = "A name (any words, accents optional) or an exact email address."
+    list_select_related = ["profession"]
+    list_per_page = 100
+    ordering = ["-created_at"]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    inlines = [ModerationEventInline]
+    actions = [
+        _moderation_action("approve", "Approved", "Approve the selected signatures"),
+        _moderation_action("reject", "Rejected", "Reject the selected signatures"),
+        _moderation_action("feature", "Featured", "Feature the selected signatures (approved only)"),
+        _moderation_action("unfeature", "Unfeatured", "Stop featuring the selected signatures"),
+        _moderation_action(
+            "resend_confirmation",
+            "Resent the confirmation email to",
+            "Resend the confirmation email (pending only)",
+        ),
+    ]
+    fieldsets = [
+        (None, {"fields": ["full_name", "email", "profession", "guild_names", "credit", "country"]}),
+        ("Moderation", {"fields": ["status", "flag_names", "featured", "show_publicly", "updates_opt_in"]}),
+        (
+            "Record",
+            {
+                "fields": [
+                    "letter_version",
+                    "created_at",
+                    "confirmed_at",
+                    "moderated_at",
+                    "withdrawn_at",
+                    "code",
+                    "ip_hash",
+                ]
+            },
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("guilds")
+
+    def get_readonly_fields(self, request, obj=None):
+        # Status changes go through the actions (conditional, logged), never through a form.
+        return [field for fieldset in self.fieldsets for field in fieldset[1]["fields"]]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_moderate_permission(self, request) -> bool:
+        return request.user.has_perm("pledges.moderate_signature")
+
+    def has_export_permission(self, request) -> bool:
+        return request.user.has_perm("pledges.export_signature")
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # withdrawal, not deletion, is how a signature goes
+        return actions
+
+    @admin.display(description="guilds")
+    def guild_names(self, signature: Signature) -> str:
+        return ", ".join(guild.name for guild in signature.guilds.all())
+
+    @admin.display(description="flags")
+    def flag_names(self, signature: Signature) -> str:
+        return ", ".join(Signature.Flag(flag).label for flag in signature.flags)
+
+    def get_search_results(self, request, queryset, search_term):
+        """An address: the unique index on lower(email); otherwise name words, through the same
+        full-text index as the public list (a LIKE '%…%' would read every row)."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if "@" in term:
+            return queryset.alias(email_lower=Lower("email")).filter(email_lower=term.lower()), False
+        return queryset.name_matches(term), False
+
+    # The CSV export of what the changelist shows, with its filters and search.
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_export"
+        export = path("export/", self.admin_site.admin_view(self.export_view), name=name)
+        return [export, *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        if _has_nul(request):
+            return HttpResponseBadRequest("Filters and searches cannot contain NUL characters.")
+        query = request.GET.urlencode()
+        export_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_export")
+        export_url += f"?{query}" if query else ""
+        extra_context = {
+            **(extra_context or {}),
+            "has_export_permission": self.has_export_permission(request),
+            "export_url": export_url,
+        }
+        return super().changelist_view(request, extra_context)
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_export_permission(request):
+            return HttpResponse("You may not export signatures.", status=403, content_type="text/plain")
+        if _has_nul(request):
+            return HttpResponseBadRequest("Filters and searches cannot contain NUL characters.")
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return HttpResponse("Those filters do not work.", status=400, content_type="text/plain")
+        signatures = changelist.get_queryset(request).select_related("profession").prefetch_related("guilds")
+        header = [
+            "name",
+            "email",
+            "profession",
+            "guilds",
+            "credit",
+            "country",
+            "status",
+            "flags",
+            "featured",
+            "show_publicly",
+            "updates_opt_in",
+            "created_at",
+            "confirmed_at",
+        ]
+        rows = (
+            (
+                s.full_name,
+                s.email,
+                s.profession.name,
+                "; ".join(guild.name for guild in s.guilds.all()),
+                s.credit,
+                s.country.code if s.country else "",
+                s.status,
+                " ".join(s.flags),
+                s.featured,
+                s.show_publicly,
+                s.updates_opt_in,
+                s.created_at.isoformat(),
+                s.confirmed_at.isoformat() if s.confirmed_at else "",
+            )
+            for s in signatures.iterator(chunk_size=2000)
+        )
+        response = StreamingHttpResponse(csv_lines(header, rows), content_type="text/csv; charset=utf-8")
+        filename = f"signatures-{timezone.now():%Y%m%d-%H%M}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+@admin.register(QueuedSignature)
+class QueuedSignatureAdmin(SignatureAdmin):
+    """The moderation queue: confirmed, not yet moderated, oldest first."""
+
+    list_filter = [f for f in SignatureAdmin.list_filter if f != "status"]
+    ordering = ["confirmed_at", "pk"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).moderation_queue()
+
+
+@admin.register(ModerationEvent)
+class ModerationEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "action", "actor", "signature"]
+    list_filter = ["action", ("created_at", admin.DateFieldListFilter)]
+    list_select_related = ["actor", "signature"]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(WatchedName)
+class WatchedNameAdmin(admin.ModelAdmin):
+    list_display = ["name", "note", "added_by", "created_at"]
+    search_fields = ["name", "note"]
+    fields = ["name", "note"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.added_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(LetterVersion)
+class LetterVersionAdmin(admin.ModelAdmin):
+    """Saving an edited letter makes a new version; the old one stays with its signatures."""
+
+    list_display = ["title", "created_at", "created_by"]
+    fields = ["title", "body"]
+    list_select_related = ["created_by"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+            obj.save()
+            return
+        original = LetterVersion.objects.get(pk=obj.pk)
+        revised = original.revise(title=obj.title, body=obj.body, by=request.user)
+        obj.pk, obj.created_at, obj.created_by = revised.pk, revised.created_at, revised.created_by
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(SigningStatus)
+class SigningStatusAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "message", "changed_at", "changed_by"]
+    fields = ["paused", "message"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        obj.changed_at, obj.changed_by = timezone.now(), request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Guild, Profession)
+class ChoiceAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "position"]
+    prepopulated_fields = {"slug": ["name"]}

@@ -1,0 +1,98 @@
+import csv
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+from tqdm import tqdm
+
+from pledges.forms import ImportRowForm
+from pledges.models import LetterVersion, ModerationEvent, Signature
+
+COLUMNS = ["name", "email", "profession", "guilds", "credit", "featured"]
+REQUIRED_COLUMNS = {"name", "email", "profession"}
+
+
+class Command(BaseCommand):
+    help = (
+        "Import launch signatories from a CSV file with the columns name, email, profession, guilds, "
+        "credit, featured (guilds separated by ';'). They come in confirmed and approved. Running it "
+        "again is harmless: an address already in the database is left as it is."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", type=Path)
+
+    def handle(self, *args, file: Path, **options):
+        try:
+            text = file.read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise CommandError(f"{file}: no such file.") from None
+        except UnicodeDecodeError:
+            raise CommandError(f"{file}: not UTF-8 text. Save it as CSV (UTF-8) and try again.") from None
+        except OSError as error:
+            raise CommandError(f"{file}: {error.strerror}.") from None
+        if "\x00" in text:
+            raise CommandError(f"{file}: contains NUL bytes; is it really a CSV file?")
+        try:
+            reader = csv.DictReader(text.splitlines())
+            header = [column.strip().lower() for column in reader.fieldnames or []]
+            rows = list(reader)
+        except csv.Error as error:
+            raise CommandError(f"{file}: not readable as CSV ({error}).") from None
+        missing = REQUIRED_COLUMNS - set(header)
+        if missing:
+            raise CommandError(
+                f"{file}: missing column(s) {', '.join(sorted(missing))}. Expected: {', '.join(COLUMNS)}."
+            )
+        reader.fieldnames = header
+
+        letter = LetterVersion.objects.current()
+        imported, present, skipped = 0, 0, []
+        seen: dict[str, int] = {}
+        for line, row in enumerate(tqdm(rows, unit="row", file=self.stderr), start=2):
+            if None in row:
+                skipped.append((line, "more cells than columns"))
+                continue
+            form = ImportRowForm({key: (row.get(key) or "") for key in COLUMNS})
+            if not form.is_valid():
+                reasons = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
+                skipped.append((line, reasons))
+                continue
+            data = form.cleaned_data
+            if data["email"] in seen:
+                skipped.append((line, f"the same email as line {seen[data['email']]}"))
+                continue
+            seen[data["email"]] = line
+            if self.create(data, letter):
+                imported += 1
+            else:
+                present += 1
+
+        self.stdout.write(f"Imported {imported}; already in the database (left as they were): {present}.")
+        if skipped:
+            self.stdout.write(f"Skipped {len(skipped)} row(s):")
+            for line, reason in skipped:
+                self.stdout.write(f"  line {line}: {reason}")
+
+    def create(self, data: dict, letter) -> bool:
+        now = timezone.now()
+        with transaction.atomic():
+            signature, created = Signature.objects.get_or_create(
+                email=data["email"],
+                defaults={
+                    "full_name": data["name"],
+                    "profession": data["profession"],
+                    "credit": data["credit"],
+                    "featured": data["featured"],
+                    "status": Signature.Status.APPROVED,
+                    "letter_version": letter,
+                    "created_at": now,
+                    "confirmed_at": now,
+                    "moderated_at": now,
+                },
+            )
+            if created:
+                signature.guilds.set(data["guilds"])
+                ModerationEvent.objects.create(signature=signature, action=ModerationEvent.Action.IMPORT)
+        return created

@@ -109,6 +109,8 @@ EMAIL_GIVE_UP_AFTER_HOURS = env.int("EMAIL_GIVE_UP_AFTER_HOURS", default=72)
 VERIFY_LINK_MAX_AGE_DAYS = env.int("VERIFY_LINK_MAX_AGE_DAYS", default=7)
 WITHDRAW_LINK_MAX_AGE_DAYS = env.int("WITHDRAW_LINK_MAX_AGE_DAYS", default=365)
 UNCONFIRMED_EXPIRY_DAYS = env.int("UNCONFIRMED_EXPIRY_DAYS", default=14)
+# Sent emails (they hold a name and an address) are deleted after this by purge_unconfirmed.
+OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
 COUNT_MAX_AGE_SECONDS = env.int("COUNT_MAX_AGE_SECONDS", default=60)
 # Client IPs are stored only as an HMAC keyed with this secret.
 IP_HASH_KEY = env("IP_HASH_KEY", default=SECRET_KEY)

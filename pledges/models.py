@@ -668,6 +668,12 @@ def count_snapshot() -> dict:
 
 
 class OutgoingEmailQuerySet(models.QuerySet):
+    def expired(self, now=None):
+        """Delivered or given up on more than OUTBOX_RETENTION_DAYS ago: no longer needed for the
+        per-address limit or for staff looking into a delivery, and they hold name and address."""
+        cutoff = (now or timezone.now()) - timedelta(days=settings.OUTBOX_RETENTION_DAYS)
+        return self.filter(Q(sent_at__lt=cutoff) | Q(failed_at__lt=cutoff))
+
     def due(self, now=None):
         return self.filter(
             sent_at__isnull=True, failed_at__isnull=True, send_after__lte=now or timezone.now()

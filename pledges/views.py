@@ -277,6 +277,7 @@ def signatories_csv(request: HttpRequest) -> HttpResponse:
 def privacy(request: HttpRequest) -> HttpResponse:
     ctx = {
         "unconfirmed_days": settings.UNCONFIRMED_EXPIRY_DAYS,
+        "outbox_days": settings.OUTBOX_RETENTION_DAYS,
         "verify_days": settings.VERIFY_LINK_MAX_AGE_DAYS,
         "emails_per_day": settings.EMAILS_PER_ADDRESS_PER_DAY,
     }

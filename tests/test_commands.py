@@ -25,6 +25,9 @@ def test_purge_unconfirmed_deletes_only_expired_pending_and_dry_run_deletes_noth
     old = timezone.now() - timedelta(days=15)
     expired = make_signature(status=S.PENDING, created_at=old, email="old@example.com")
     OutgoingEmail.objects.create(to="old@example.com", kind="confirmation", subject="s", body_text="b")
+    OutgoingEmail.objects.create(
+        to="old@example.com", kind="confirmation", subject="s", body_text="b", sent_at=timezone.now()
+    )
     fresh = make_signature(status=S.PENDING)
     old_confirmed = make_signature(status=S.CONFIRMED, created_at=old)
     assert "Would delete 1 signature(s)" in run("purge_unconfirmed", "--dry-run")
@@ -34,6 +37,25 @@ def test_purge_unconfirmed_deletes_only_expired_pending_and_dry_run_deletes_noth
     assert not Signature.objects.filter(pk=expired.pk).exists()
     assert not OutgoingEmail.objects.filter(to="old@example.com").exists()
     assert "Deleted 0 signature(s)" in run("purge_unconfirmed")
+
+
+def test_purge_deletes_emails_sent_or_failed_past_the_retention_and_keeps_the_rest(settings):
+    settings.OUTBOX_RETENTION_DAYS = 7
+    now = timezone.now()
+
+    def email(to, **fields):
+        return OutgoingEmail.objects.create(to=to, kind="confirmation", subject="s", body_text="b", **fields)
+
+    email("sent-long-ago@example.com", sent_at=now - timedelta(days=8))
+    email("failed-long-ago@example.com", failed_at=now - timedelta(days=8))
+    kept = {
+        email("sent-lately@example.com", sent_at=now - timedelta(days=6)).pk,
+        email("unsent@example.com", created_at=now - timedelta(days=30)).pk,  # still being retried
+    }
+    assert "Would delete 2 email(s)" in run("purge_unconfirmed", "--dry-run")
+    assert OutgoingEmail.objects.count() == 4
+    assert "Deleted 2 email(s)" in run("purge_unconfirmed")
+    assert set(OutgoingEmail.objects.values_list("pk", flat=True)) == kept
 
 
 def test_seed_signatures_makes_every_state_with_guilds_flags_and_featured():

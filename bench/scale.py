@@ -1,5 +1,5 @@
-"""How the admin and the public list scale: the same pages timed at 1,000 and at 1,000,000
-seeded signatures, side by side.
+"""How every public page, the APIs and the admin scale: the same pages timed at 1,000 and at
+1,000,000 seeded signatures, side by side.
 
     .venv/bin/python bench/scale.py                       # 1,000 and 1,000,000 (seeding takes a few minutes)
     .venv/bin/python bench/scale.py --sizes 1000 100000   # any sizes
@@ -36,6 +36,13 @@ TARGETS = [
     ("public list: search a full name", "/signatories/?q=zoe+obrien", False),
     ("public list: search a common first name", "/signatories/?q=maria", False),
     ("public list: guild + profession", "/signatories/?guild=dga&profession=writer", False),
+    ("public list CSV: a search", "/signatories.csv?q=maria", False),
+    ("letter page", "/", False),
+    ("press page", "/press/", False),
+    ("API: count", "/api/count/", False),
+    ("API: history", "/api/history/", False),
+    ("badge", "/badge.svg", False),
+    ("privacy page", "/privacy/", False),
 ]
 
 

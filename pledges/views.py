@@ -195,6 +195,9 @@ def badge(request: HttpRequest) -> HttpResponse:
     return _open_to_other_sites(HttpResponse(svg, content_type="image/svg+xml"), snapshot)
 
 
+PRESS_FEATURED_LIMIT = 100
+
+
 @require_safe
 def press(request: HttpRequest) -> HttpResponse:
     snapshot = live_figures_snapshot()
@@ -205,7 +208,11 @@ def press(request: HttpRequest) -> HttpResponse:
         "history": history,
         "chart": history_chart(history),
         "badge": signatures_badge(counts["count"]),
-        "featured": Signature.objects.featured().select_related("profession").order_by("full_name"),
+        # Bounded, so that the page costs the same however many names staff feature; the public
+        # list shows them all, first.
+        "featured": Signature.objects.featured()
+        .select_related("profession")
+        .order_by("full_name")[:PRESS_FEATURED_LIMIT],
     }
     return render(request, "pledges/press.html", ctx)
 

@@ -243,3 +243,14 @@ def test_confirming_shows_plain_share_links(client):
     assert {"mailto:", "https://bsky.app", "https://twitter.com", "https://www.facebook.com"} <= hosts
     assert all(letter_url in unquote(link.replace("&amp;", "&")) for link in links)
     assert "<script" not in html and "<iframe" not in html
+
+
+def test_press_page_lists_a_bounded_number_of_featured_names_and_links_to_all(client, monkeypatch):
+    from pledges import views
+
+    monkeypatch.setattr(views, "PRESS_FEATURED_LIMIT", 2)
+    for name in ["Cara Zee", "Abe Ames", "Bea Bell"]:
+        make_signature(status=Signature.Status.APPROVED, featured=True, full_name=name)
+    html = client.get("/press/").content.decode()
+    assert re.findall(r'class="signatory-name">([^<]+)<', html) == ["Abe Ames", "Bea Bell"]
+    assert 'href="/signatories/"' in html

@@ -28,11 +28,15 @@ def database_url() -> str:
     return server.get_uri(DATABASE_NAME)
 
 
-def stop() -> None:
-    pgserver = _pgserver()
+def stop(data_dir: Path = DATA_DIR) -> None:
+    # pg_ctl itself: pgserver's own cleanup() stops the server only for the last process it knows
+    # of, and a handle left by a killed process would keep it running.
+    if (data_dir / "postmaster.pid").exists():
+        pgserver = _pgserver()
+        from pgserver._commands import pg_ctl
 
-    if (DATA_DIR / "postmaster.pid").exists():
-        pgserver.get_server(DATA_DIR, cleanup_mode="stop").cleanup()
+        server = pgserver.get_server(data_dir, cleanup_mode=None)
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=server.system_user, timeout=60)
 
 
 if __name__ == "__main__":

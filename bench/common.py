@@ -15,33 +15,58 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import app_env, free_port, manage, start_gunicorn, stop  # noqa: E402
+from tests.servers import app_env, free_port, manage, start_gunicorn, stop  # noqa: E402 (free_port: for the scripts)
 
 BENCH_DATABASE = "ccai_bench"
 
 
-def bench_database_url() -> str:
-    """A fresh database for the benchmark on DATABASE_URL's server, or the embedded one."""
-    import psycopg
-
+def server_database_url(name: str) -> str:
+    """The URL of database `name` on DATABASE_URL's server, or on the embedded one."""
     from ccai.embedded_postgres import database_url
 
-    base = urlsplit(
+    server = urlsplit(
         (os.environ.get("DATABASE_URL") or database_url()).replace("postgres://", "postgresql://", 1)
     )
-    with psycopg.connect(urlunsplit(base._replace(path="/postgres")), autocommit=True) as db:
-        db.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        db.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    return urlunsplit(base._replace(path=f"/{BENCH_DATABASE}"))
+    return urlunsplit(server._replace(path=f"/{name}"))
+
+
+def create_database(name: str, *, replace: bool) -> str:
+    """Create database `name` (dropping it first if `replace`) unless it exists; returns its URL."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(server_database_url("postgres"), autocommit=True) as db:
+        if replace:
+            db.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        if not db.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            db.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return server_database_url(name)
+
+
+def drop_database(name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(server_database_url("postgres"), autocommit=True) as db:
+        db.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def bench_database_url() -> str:
+    """A fresh `ccai_bench` database."""
+    return create_database(BENCH_DATABASE, replace=True)
 
 
 def bench_env(database_url: str, **overrides) -> dict:
+    """A production-like app environment on the bench settings (the app plus bench/urls.py)."""
     return app_env(
-        DATABASE_URL=database_url,
-        DJANGO_SETTINGS_MODULE="bench.settings",
-        RATELIMIT_ENABLE="false",
-        EMAIL_URL="smtp://127.0.0.1:1",
-        **overrides,
+        **{
+            "DATABASE_URL": database_url,
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "RATELIMIT_ENABLE": "false",
+            "EMAIL_URL": "smtp://127.0.0.1:1",
+            "LOG_LEVEL": "WARNING",
+            **overrides,
+        }
     )
 
 

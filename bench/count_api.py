@@ -13,49 +13,25 @@ import argparse
 import http.client
 import multiprocessing
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from psycopg import sql
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-VENV_BIN = Path(sys.executable).parent
-BENCH_DB = "ccai_bench"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    BENCH_DATABASE,
+    app_server,
+    bench_database_url,
+    bench_env,
+    drop_database,
+    prepare,
+)
+
 TARGETS = {"bare view": "/bench/bare/", "count API": "/api/count/"}
-
-
-def server_url() -> str:
-    if os.environ.get("DATABASE_URL"):
-        return os.environ["DATABASE_URL"]
-    from ccai.embedded_postgres import database_url
-
-    return database_url()
-
-
-def with_database(url: str, name: str) -> str:
-    """The same server URL with another database name; psycopg and django-environ both read it."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def create_bench_database(url: str) -> str:
-    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
-    return with_database(url, BENCH_DB)
-
-
-def drop_bench_database(url: str) -> None:
-    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB)))
 
 
 # Signatures in every state, as a live letter has them: most confirmed or approved, some pending,
@@ -119,29 +95,6 @@ def fill(conninfo: str, total: int) -> float:
     return time.monotonic() - started
 
 
-def django_env(database_url: str) -> dict:
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-only-secret-key-not-for-production",
-        "RATELIMIT_ENABLE": "false",
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "LOG_LEVEL": "WARNING",
-    }
-
-
-def prepare_schema(env: dict) -> None:
-    for command in (["migrate", "--noinput"], ["createcachetable"], ["collectstatic", "--noinput"]):
-        subprocess.run([sys.executable, "manage.py", *command, "-v", "0"], cwd=ROOT, env=env, check=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def get(port: int, path: str) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -150,33 +103,6 @@ def get(port: int, path: str) -> tuple[int, bytes]:
         return response.status, response.read()
     finally:
         conn.close()
-
-
-class Server:
-    def __init__(self, env: dict, workers: int):
-        self.port = free_port()
-        gunicorn = str(VENV_BIN / "gunicorn")
-        command = [gunicorn, "ccai.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{self.port}"]
-        command += ["--log-level", "warning", "--no-control-socket"]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if get(self.port, "/healthz")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("gunicorn did not answer /healthz within 30 s")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 def client(args: tuple[int, str, float]) -> tuple[list[float], int]:
@@ -232,28 +158,22 @@ def signature_reads(conninfo: str) -> int:
 def bench_size(pool, env, conninfo: str, size: int, options) -> dict:
     # A first server computes the figures into the shared cache, as one worker would on a
     # cold start; the measured server starts with what the shared cache holds.
-    server = Server(env, options.workers)
-    try:
+    with app_server(env, options.workers) as (port, _):
         started = time.perf_counter()
-        status, body = get(server.port, TARGETS["count API"])
+        status, body = get(port, TARGETS["count API"])
         cold = time.perf_counter() - started
         assert status == 200, body
         shown = int(body.split(b'"count": ')[1].split(b",")[0])
-    finally:
-        server.stop()
     reads_before = signature_reads(conninfo)
-    server = Server(env, options.workers)
-    try:
+    with app_server(env, options.workers) as (port, _):
         for path in TARGETS.values():  # warm both workers and both code paths
-            measure(pool, server.port, path, options.clients, 1)
+            measure(pool, port, path, options.clients, 1)
         runs = {name: [] for name in TARGETS}
         for round_number in range(options.rounds):
             # Alternate the order, so that drift in the machine's load hits both alike.
             order = list(TARGETS.items()) if round_number % 2 == 0 else list(TARGETS.items())[::-1]
             for name, path in order:
-                runs[name].append(measure(pool, server.port, path, options.clients, options.seconds))
-    finally:
-        server.stop()
+                runs[name].append(measure(pool, port, path, options.clients, options.seconds))
     reads_during = signature_reads(conninfo) - reads_before
     summary = {"size": size, "shown_count": shown, "cold_ms": cold * 1000, "reads_during": reads_during}
     for name, measured in runs.items():
@@ -284,13 +204,12 @@ def main() -> int:
     if options.seconds > 30 or options.rounds > 10 or options.clients > 64 or sizes[-1] > 10_000_000:
         parser.error("keep it bounded: --seconds ≤ 30, --rounds ≤ 10, --clients ≤ 64, sizes ≤ 10,000,000")
 
-    url = server_url()
-    conninfo = create_bench_database(url)
-    env = django_env(conninfo)
+    conninfo = bench_database_url()
+    env = bench_env(conninfo)
     results = []
     try:
-        print(f"Preparing database {BENCH_DB} …", flush=True)
-        prepare_schema(env)
+        print(f"Preparing database {BENCH_DATABASE} …", flush=True)
+        prepare(env)
         with multiprocessing.get_context("fork").Pool(options.clients) as pool:
             for size in sizes:
                 took = fill(conninfo, size)
@@ -299,7 +218,7 @@ def main() -> int:
                 print_result(results[-1], options)
     finally:
         if not options.keep:
-            drop_bench_database(url)
+            drop_database(BENCH_DATABASE)
     print_summary(results, options)
     return 0
 

@@ -19,9 +19,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import bench_env, create_database  # noqa: E402
 
 # (name, url, needs a logged-in moderator). {deep_key} and {deep_page} are filled in per database.
 TARGETS = [
@@ -46,40 +48,13 @@ TARGETS = [
 ]
 
 
-def bench_database_url(size: int) -> str:
-    base = os.environ.get("DATABASE_URL")
-    if not base:
-        sys.path.insert(0, str(ROOT))
-        from ccai.embedded_postgres import database_url
-
-        base = database_url()
-    parts = urlsplit(base)
-    return urlunsplit(parts._replace(path=f"/ccai_bench_{size}"))
-
-
-def ensure_database(url: str, *, drop: bool) -> None:
-    import psycopg
-
-    name = urlsplit(url).path.lstrip("/")
-    admin_url = urlunsplit(urlsplit(url)._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if drop:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
+def database_name(size: int) -> str:
+    return f"ccai_bench_{size}"
 
 
 def worker_env(url: str) -> dict:
-    return {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-only-secret-key-not-for-production",
-        "ALLOWED_HOSTS": "testserver",
-        "STATIC_MANIFEST": "false",
-        "CONN_MAX_AGE": "0",
-        "LOG_LEVEL": "WARNING",
-    }
+    # Pages go through Django's test client in-process: no collectstatic, no persistent connections.
+    return bench_env(url, ALLOWED_HOSTS="testserver", STATIC_MANIFEST="false", CONN_MAX_AGE="0")
 
 
 def manage(url: str, *args: str) -> None:
@@ -88,8 +63,7 @@ def manage(url: str, *args: str) -> None:
 
 def prepare(size: int, *, reseed: bool) -> tuple[str, float | None]:
     """Migrate and seed the database for `size`; returns its URL and the seeding time (None if kept)."""
-    url = bench_database_url(size)
-    ensure_database(url, drop=reseed)
+    url = create_database(database_name(size), replace=reseed)
     manage(url, "migrate", "--noinput", "-v0")
     manage(url, "createcachetable", "-v0")
     count = subprocess.run(
@@ -103,8 +77,7 @@ def prepare(size: int, *, reseed: bool) -> tuple[str, float | None]:
     if int(count) == size:
         return url, None
     if int(count):
-        ensure_database(url, drop=True)
-        return prepare(size, reseed=False)
+        return prepare(size, reseed=True)
     started = time.perf_counter()
     manage(url, "seed_signatures", str(size))
     return url, time.perf_counter() - started

@@ -2,7 +2,6 @@
 
 import http.client
 import os
-import statistics
 import sys
 import threading
 import time
@@ -157,15 +156,3 @@ def run_load(name: str, port: int, make_request, clients: int = 32, seconds: flo
     result.seconds = time.monotonic() - began
     result.requests = sum(count for status, count in result.statuses.items() if status != "error")
     return result
-
-
-def get(path: str):
-    def make_request(conn, state, key):
-        conn.request("GET", path)
-        return conn.getresponse()
-
-    return make_request
-
-
-def median(values):
-    return statistics.median(values) if values else float("nan")

@@ -121,7 +121,6 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # Abuse limits (README explains each number). Rates are django-ratelimit's "count/period",
 # e.g. "10/h" or "10/15m"; all held in the shared cache, so they hold across processes.
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
-RATELIMIT_IP_META_KEY = "pledges.views.client_ip"
 RATELIMIT_VIEW = "pledges.views.too_many_requests"
 RATELIMIT_SIGN_IP_SOFT = env("RATELIMIT_SIGN_IP_SOFT", default="10/h")
 RATELIMIT_SIGN_IP_HARD = env("RATELIMIT_SIGN_IP_HARD", default="200/h")

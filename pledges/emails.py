@@ -55,7 +55,9 @@ def daily_limit_reached(address: str) -> bool:
     if not settings.RATELIMIT_ENABLE:
         return False
     since = timezone.now() - timedelta(days=1)
-    return OutgoingEmail.objects.sent_to_since(address, since).count() >= settings.EMAILS_PER_ADDRESS_PER_DAY
+    return (
+        OutgoingEmail.objects.queued_to_since(address, since).count() >= settings.EMAILS_PER_ADDRESS_PER_DAY
+    )
 
 
 def is_temporary(error: Exception) -> bool:

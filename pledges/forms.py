@@ -41,6 +41,52 @@ def clean_text(value: str, *, label: str) -> str:
     return " ".join(value.split())
 
 
+def clean_full_name(value: str) -> str:
+    name = clean_text(value, label="Your name")
+    if not name:
+        raise ValidationError("Please enter your name.")
+    if not any(char.isalpha() for char in name):
+        raise ValidationError("Please enter your name in letters.")
+    if name[0] in "=+-@":
+        raise ValidationError("A name cannot start with =, +, - or @.")
+    if _URL_LIKE.search(name):
+        raise ValidationError("Please enter just your name, without a web address.")
+    return name
+
+
+def clean_email(value: str) -> str:
+    """Lower-cased, and refused if its domain is a disposable-address service or cannot receive mail."""
+    email = unicodedata.normalize("NFKC", value).strip().lower()
+    if len(email) > 254:
+        raise ValidationError("That email address is too long.")
+    domain = email.rpartition("@")[2]
+    if is_disposable(domain):
+        raise ValidationError("Please use a permanent email address: we cannot accept disposable addresses.")
+    if settings.EMAIL_DOMAIN_CHECK and not can_receive_mail(domain):
+        raise ValidationError(f"{domain} cannot receive email. Please check the address.")
+    return email
+
+
+def clean_credit(value: str) -> str:
+    credit = clean_text(value, label="Your credit")
+    if credit and credit[0] in "=+-@":
+        raise ValidationError("A credit cannot start with =, +, - or @.")
+    return credit
+
+
+class ErrorsTiedToFields:
+    """A form mixin: each field with an error points at it (aria-describedby) for screen readers;
+    the templates give the error the id `<field id>_error`."""
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                self.fields[name].widget.attrs.update(
+                    {"aria-invalid": "true", "aria-describedby": f"{self[name].auto_id}_error"}
+                )
+
+
 @functools.cache
 def country_choices() -> list[tuple[str, str]]:
     # Resolved once: the names are lazy translations, and the site speaks one language.
@@ -65,7 +111,7 @@ class LongSelect(forms.Select):
         )
 
 
-class SignForm(forms.Form):
+class SignForm(ErrorsTiedToFields, forms.Form):
     full_name = forms.CharField(
         label="Full name",
         max_length=NAME_MAX_LENGTH,
@@ -127,50 +173,19 @@ class SignForm(forms.Form):
     website = forms.CharField(label="Leave this field empty", required=False, max_length=200)
 
     def clean_full_name(self) -> str:
-        name = clean_text(self.cleaned_data["full_name"], label="Your name")
-        if not name:
-            raise ValidationError("Please enter your name.")
-        if not any(char.isalpha() for char in name):
-            raise ValidationError("Please enter your name in letters.")
-        if name[0] in "=+-@":
-            raise ValidationError("A name cannot start with =, +, - or @.")
-        if _URL_LIKE.search(name):
-            raise ValidationError("Please enter just your name, without a web address.")
-        return name
+        return clean_full_name(self.cleaned_data["full_name"])
 
     def clean_email(self) -> str:
-        email = unicodedata.normalize("NFKC", self.cleaned_data["email"]).strip().lower()
-        if len(email) > 254:
-            raise ValidationError("That email address is too long.")
-        domain = email.rpartition("@")[2]
-        if is_disposable(domain):
-            raise ValidationError(
-                "Please use a permanent email address: we cannot accept disposable addresses."
-            )
-        if settings.EMAIL_DOMAIN_CHECK and not can_receive_mail(domain):
-            raise ValidationError(f"{domain} cannot receive email. Please check the address.")
-        return email
+        return clean_email(self.cleaned_data["email"])
 
     def clean_credit(self) -> str:
-        credit = clean_text(self.cleaned_data["credit"], label="Your credit")
-        if credit and credit[0] in "=+-@":
-            raise ValidationError("A credit cannot start with =, +, - or @.")
-        return credit
+        return clean_credit(self.cleaned_data["credit"])
 
     def is_bot(self) -> bool:
         return bool(self.cleaned_data.get("website"))
 
-    def full_clean(self) -> None:
-        super().full_clean()
-        # Tie each error to its field for screen readers.
-        for name in self.errors:
-            if name in self.fields:
-                self.fields[name].widget.attrs.update(
-                    {"aria-invalid": "true", "aria-describedby": f"{self[name].auto_id}_error"}
-                )
 
-
-class SignatoryFilterForm(forms.Form):
+class SignatoryFilterForm(ErrorsTiedToFields, forms.Form):
     """The public list's query string: ?q=, ?guild=, ?profession= and the page key ?after=."""
 
     q = forms.CharField(label="Search names", max_length=100, required=False)
@@ -194,14 +209,6 @@ class SignatoryFilterForm(forms.Form):
 
     def clean_q(self) -> str:
         return clean_text(self.cleaned_data["q"], label="The search")
-
-    def full_clean(self) -> None:
-        super().full_clean()
-        for name in self.errors:
-            if name in self.fields:
-                self.fields[name].widget.attrs.update(
-                    {"aria-invalid": "true", "aria-describedby": f"{self[name].auto_id}_error"}
-                )
 
     def clean_after(self):
         token = self.cleaned_data["after"]
@@ -227,11 +234,13 @@ class ImportRowForm(forms.Form):
     YES, NO = {"yes", "y", "true", "1", "x"}, {"no", "n", "false", "0", ""}
 
     def clean_name(self) -> str:
-        self.cleaned_data["full_name"] = self.cleaned_data["name"]
-        return SignForm.clean_full_name(self)
+        return clean_full_name(self.cleaned_data["name"])
 
-    clean_email = SignForm.clean_email
-    clean_credit = SignForm.clean_credit
+    def clean_email(self) -> str:
+        return clean_email(self.cleaned_data["email"])
+
+    def clean_credit(self) -> str:
+        return clean_credit(self.cleaned_data["credit"])
 
     def clean_profession(self) -> Profession:
         value = self.cleaned_data["profession"].strip()

@@ -679,7 +679,7 @@ class OutgoingEmailQuerySet(models.QuerySet):
             sent_at__isnull=True, failed_at__isnull=True, send_after__lte=now or timezone.now()
         )
 
-    def sent_to_since(self, address: str, since):
+    def queued_to_since(self, address: str, since):
         return self.filter(to=address, created_at__gte=since)
 
 

@@ -2,6 +2,7 @@ import email
 import os
 import re
 import socket
+import threading
 import uuid
 from email import policy
 from email.message import EmailMessage
@@ -66,6 +67,35 @@ def fresh_count_snapshots(monkeypatch):
     monkeypatch.setattr(snapshots, "KEY_PREFIX", f"test-{uuid.uuid4().hex}")
     yield
     snapshots.SharedSnapshot.forget_all_local()
+
+
+def at_once(function, arguments) -> list:
+    """Call function(argument) for every argument, each in its own thread, all released at the
+    same moment; return the results in the arguments' order. Each thread closes its own database
+    connections, and an exception in any thread is raised here."""
+    from django.db import connections
+
+    arguments = list(arguments)
+    start = threading.Barrier(len(arguments))
+    results, errors = [None] * len(arguments), []
+
+    def run(index, argument):
+        try:
+            start.wait()
+            results[index] = function(argument)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=item) for item in enumerate(arguments)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    if errors:
+        raise errors[0]
+    return results
 
 
 def make_signature(**overrides) -> Signature:

@@ -1,8 +1,6 @@
 """Rate limits in one process (the test client); test_two_processes.py shows that they hold
 across server processes sharing the cache."""
 
-import threading
-
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
@@ -11,7 +9,7 @@ from django.test import RequestFactory
 
 from pledges.models import OutgoingEmail, Signature
 from pledges.views import client_ip
-from tests.conftest import make_signature
+from tests.conftest import at_once, make_signature
 
 pytestmark = pytest.mark.django_db
 
@@ -240,21 +238,12 @@ def test_admin_login_is_limited_per_username_across_ips(client, settings):
 def test_the_database_cache_counts_concurrent_increments_exactly():
     cache.add("pledges:test-counter", 0, 3600)
     workers = 8
-    start = threading.Barrier(workers)
 
-    def bump():
-        try:
-            start.wait()
-            for _ in range(10):
-                cache.incr("pledges:test-counter")
-        finally:
-            connection.close()
+    def bump(_):
+        for _ in range(10):
+            cache.incr("pledges:test-counter")
 
-    threads = [threading.Thread(target=bump) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    at_once(bump, range(workers))
     assert cache.get("pledges:test-counter") == workers * 10
 
 

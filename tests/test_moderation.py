@@ -1,12 +1,9 @@
-import threading
-
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
 
 from pledges.models import LetterVersion, ModerationEvent, Signature, WatchedName
 from pledges.signing import review_flags
-from tests.conftest import make_signature
+from tests.conftest import at_once, make_signature
 
 S = Signature.Status
 
@@ -64,20 +61,6 @@ def test_revising_the_letter_without_changes_makes_no_version():
 def test_two_moderators_approving_at_once_approve_once():
     signature = make_signature(status=S.CONFIRMED)
     moderators = [User.objects.create_user(f"mo{i}") for i in range(6)]
-    start = threading.Barrier(len(moderators))
-    results = []
-
-    def approve(user):
-        try:
-            start.wait()
-            results.append(Signature.objects.get(pk=signature.pk).approve(user))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=approve, args=(user,)) for user in moderators]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    results = at_once(lambda user: Signature.objects.get(pk=signature.pk).approve(user), moderators)
     assert sorted(results) == [False] * 5 + [True]
     assert ModerationEvent.objects.filter(signature=signature).count() == 1

@@ -6,13 +6,13 @@ import time
 
 import pytest
 from django.core.cache import cache
-from django.db import DatabaseError, connection, connections
+from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
 from pledges import snapshots
 from pledges.models import Signature, count_snapshot, live_figures
 from pledges.signing import sign
-from tests.conftest import make_signature
+from tests.conftest import at_once, make_signature
 
 pytestmark = pytest.mark.django_db
 
@@ -135,21 +135,9 @@ def test_a_burst_of_readers_computes_the_figures_once(cache_state, clock, comput
         return compute()
 
     monkeypatch.setattr(live_figures, "compute", slow_compute)
-    readers, results, start = 12, [], threading.Barrier(12)
-
-    def reader():
-        start.wait()
-        try:
-            results.append(count_snapshot()["count"])
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=reader) for _ in range(readers)]
+    readers = 12
     snapshots.SharedSnapshot.forget_all_local()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=20)
+    results = at_once(lambda _: count_snapshot()["count"], range(readers))
     assert results == [1] * readers
     assert len(computations) == 1
 

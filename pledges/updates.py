@@ -79,7 +79,7 @@ def queue_recipients(*, chunk: int = QUEUE_CHUNK) -> int:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
-                WITH chunk AS ({select_sql}),
+                WITH chunk (id) AS ({select_sql}),
                 added AS (
                     INSERT INTO {table}
                         (update_id, signature_id, created_at, send_after, attempts, last_error)

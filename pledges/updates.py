@@ -16,12 +16,15 @@ from django.utils import timezone
 from markdown_it import MarkdownIt
 
 from pledges import emails
-from pledges.models import Signature, Update, UpdateDelivery
+from pledges.models import OutgoingEmail, Signature, Update, UpdateDelivery
 
 logger = logging.getLogger(__name__)
 
 # Recipients added per INSERT … SELECT: one short transaction each, however many signers there are.
 QUEUE_CHUNK = 5000
+# Within a batch, how many updates go out between looks at the outbox: a confirmation email that
+# comes due mid-batch waits for at most this many, not for the whole batch.
+OUTBOX_CHECK_EVERY = 10
 
 _markdown = MarkdownIt("commonmark", {"typographer": True}).enable(["replacements", "smartquotes"])
 ALLOWED_TAGS = {
@@ -132,9 +135,10 @@ def _failed(delivery: UpdateDelivery, error: Exception, *, temporary: bool) -> N
 
 
 def deliver_batch(*, limit: int = 100) -> int:
-    """Send up to `limit` due update emails over one SMTP connection; returns how many were
-    claimed (sent, failed or skipped). Delivery is at least once, as for the outbox: a worker
-    killed between the server's "250 OK" and the UPDATE that records it sends that one again."""
+    """Send up to `limit` due update emails over one SMTP connection, stopping early when the
+    outbox has something due; returns how many were claimed (sent, failed, skipped or given back).
+    Delivery is at least once, as for the outbox: a worker killed between the server's "250 OK"
+    and the UPDATE that records it sends that one again."""
     ids = _claim(limit)
     if not ids:
         return 0
@@ -145,7 +149,9 @@ def deliver_batch(*, limit: int = 100) -> int:
     smtp = get_connection(fail_silently=False)
     pending = list(ids)
     try:
-        for delivery in deliveries:
+        for handled, delivery in enumerate(deliveries):
+            if handled and handled % OUTBOX_CHECK_EVERY == 0 and OutgoingEmail.objects.due().exists():
+                break  # the rest of the batch goes back to the queue, after the outbox
             pending.remove(delivery.pk)
             signature = delivery.signature
             if not signature.receives_updates:

@@ -417,9 +417,11 @@ class UpdateAdmin(admin.ModelAdmin):
     fields = ["subject", "body"]
     change_form_template = "admin/pledges/update/change_form.html"
 
-    def get_readonly_fields(self, request, obj=None):
+    def has_change_permission(self, request, obj=None) -> bool:
         # What went out stays as it went out.
-        return self.fields if obj is not None and obj.status != Update.Status.DRAFT else []
+        if obj is not None and obj.status != Update.Status.DRAFT:
+            return False
+        return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return obj is None or obj.status == Update.Status.DRAFT
@@ -495,7 +497,7 @@ class UpdateAdmin(admin.ModelAdmin):
         update = self._get_update(request, object_id)
         if request.method != "POST":
             return redirect(reverse("admin:pledges_update_change", args=[update.pk]))
-        if not self.has_change_permission(request, update):
+        if not super().has_change_permission(request, update):
             raise PermissionDenied
         if not request.user.email:
             self.message_user(

@@ -353,6 +353,12 @@ def test_send_asks_for_confirmation_with_the_number_of_recipients(staff_client, 
     page = staff_client.get(f"/admin/pledges/update/{update.pk}/change/").content.decode()
     assert re.search(r"<dt>Sent</dt><dd>3</dd>", page) and "Finished" in page
     assert 'name="subject"' not in page  # what went out stays as it went out
+    edit = staff_client.post(
+        f"/admin/pledges/update/{update.pk}/change/", {"subject": "Changed", "body": "x"}
+    )
+    assert edit.status_code == 403
+    update.refresh_from_db()
+    assert update.subject == "The letter was delivered"
 
 
 def test_staff_without_the_send_permission_cannot_send(client):

@@ -198,9 +198,12 @@ def finish_sent_updates() -> int:
 
 def work_on_updates(*, limit: int = 100) -> tuple[int, int]:
     """One round of update work for the worker: queue a chunk of recipients if an update needs
-    it, then deliver one batch. Returns (recipients queued, deliveries handled); (0, 0): nothing to do."""
+    it, else deliver one batch. Returns (recipients queued, deliveries handled); (0, 0): nothing
+    to do. Each round is short, and the worker looks at the outbox between rounds."""
     queued = queue_recipients()
+    if queued:
+        return queued, 0
     delivered = deliver_batch(limit=limit)
-    if not delivered and not queued:
+    if not delivered:
         finish_sent_updates()
-    return queued, delivered
+    return 0, delivered

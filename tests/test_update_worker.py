@@ -9,10 +9,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from ccai.testing_servers import start_worker, stop
 from pledges.models import LetterVersion, Profession, Signature, Update, UpdateDelivery
-from tests.conftest import free_port, start_smtp
-from tests.servers import start_worker, stop
 from tests.test_faults import wait_for, worker_env
+from tests.utils import free_port, start_smtp
 
 transactional = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

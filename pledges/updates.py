@@ -136,7 +136,8 @@ def _failed(delivery: UpdateDelivery, error: Exception, *, temporary: bool) -> N
 
 def deliver_batch(*, limit: int = 100) -> int:
     """Send up to `limit` due update emails over one SMTP connection, stopping early when the
-    outbox has something due; returns how many were claimed (sent, failed, skipped or given back).
+    outbox has something due; returns how many it dealt with (sent, failed for good or skipped), so
+    0 while the mail server is down, and the worker pauses.
     Delivery is at least once, as for the outbox: a worker killed between the server's "250 OK"
     and the UPDATE that records it sends that one again."""
     ids = _claim(limit)
@@ -147,15 +148,16 @@ def deliver_batch(*, limit: int = 100) -> int:
     )
     bodies: dict[int, str] = {}
     smtp = get_connection(fail_silently=False)
-    pending = list(ids)
+    pending, handled = list(ids), 0
     try:
-        for handled, delivery in enumerate(deliveries):
-            if handled and handled % OUTBOX_CHECK_EVERY == 0 and OutgoingEmail.objects.due().exists():
+        for position, delivery in enumerate(deliveries):
+            if position and position % OUTBOX_CHECK_EVERY == 0 and OutgoingEmail.objects.due().exists():
                 break  # the rest of the batch goes back to the queue, after the outbox
             pending.remove(delivery.pk)
             signature = delivery.signature
             if not signature.receives_updates:
                 delivery.delete()  # rejected since it was queued (unsubscribing deletes its own rows)
+                handled += 1
                 continue
             if delivery.update_id not in bodies:
                 bodies[delivery.update_id] = body_html(delivery.update)
@@ -172,15 +174,17 @@ def deliver_batch(*, limit: int = 100) -> int:
                     logger.info("update delivery #%s postponed: %s", delivery.pk, error)
                     break  # the server is unwell: the rest of the batch waits for the next round
                 logger.warning("update delivery #%s failed for good: %s", delivery.pk, error)
+                handled += 1
                 continue
             UpdateDelivery.objects.filter(pk=delivery.pk).update(
                 sent_at=timezone.now(), attempts=F("attempts") + 1
             )
+            handled += 1
     finally:
         smtp.close()
         if pending:
             _give_back(pending)
-    return len(ids)
+    return handled
 
 
 def finish_sent_updates() -> int:

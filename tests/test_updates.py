@@ -381,3 +381,18 @@ def test_staff_without_the_send_permission_cannot_send(client):
 def test_admin_update_pages_answer_4xx_for_unknown_updates(staff_client):
     assert staff_client.get("/admin/pledges/update/999999/preview.html").status_code == 404
     assert staff_client.post("/admin/pledges/update/nope/send/").status_code == 404
+
+
+def test_mail_server_down_postpones_and_nothing_is_lost(smtp_port, settings):
+    settings.EMAIL_RETRY_BASE_SECONDS = 60
+    first, second = recipient(), recipient()
+    update = make_update()
+    update.start_sending(by=None)
+    updates.queue_recipients()
+    # Nothing listens on smtp_port: the first email fails for now, the rest of the batch waits.
+    assert updates.deliver_batch(limit=50) == 0
+    rows = {row.signature_id: row for row in UpdateDelivery.objects.all()}
+    assert rows[first.pk].attempts == 1 and "Error" in rows[first.pk].last_error
+    assert rows[first.pk].send_after > timezone.now()  # backs off
+    assert (rows[second.pk].attempts, rows[second.pk].sent_at) == (0, None)
+    assert not any(row.failed_at for row in rows.values())

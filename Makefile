@@ -41,8 +41,8 @@ run: migrate
 # and a password; with DJANGO_SUPERUSER_USERNAME, _EMAIL and _PASSWORD set it asks nothing.
 admin: migrate
 	$(LOCAL) $(PY) manage.py createsuperuser $(if $(DJANGO_SUPERUSER_PASSWORD),--noinput)
-	@$(LOCAL) $(PY) manage.py shell -c "from django.conf import settings; \
-	print(f'Log in at {settings.SITE_URL}/{settings.ADMIN_URL} while make run is running.')"
+	@$(LOCAL) $(PY) manage.py shell --no-imports -c "from django.conf import settings; \
+	print(f'Log in at http://127.0.0.1:$(PORT)/{settings.ADMIN_URL} while make run is running.')"
 
 worker: install-dev
 	$(LOCAL) $(PY) manage.py deliver_emails

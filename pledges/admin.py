@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from pledges.exports import csv_lines
 from pledges.models import (
+    AboutPage,
     Guild,
     LetterVersion,
     ModerationEvent,
@@ -349,7 +350,7 @@ class LetterVersionAdmin(admin.ModelAdmin):
     """Saving an edited letter makes a new version; the old one stays with its signatures."""
 
     list_display = ["title", "created_at", "created_by"]
-    fields = ["title", "body"]
+    fields = ["title", "summary", "body"]
     list_select_related = ["created_by"]
 
     def save_model(self, request, obj, form, change):
@@ -358,7 +359,7 @@ class LetterVersionAdmin(admin.ModelAdmin):
             obj.save()
             return
         original = LetterVersion.objects.get(pk=obj.pk)
-        revised = original.revise(title=obj.title, body=obj.body, by=request.user)
+        revised = original.revise(title=obj.title, summary=obj.summary, body=obj.body, by=request.user)
         obj.pk, obj.created_at, obj.created_by = revised.pk, revised.created_at, revised.created_by
 
     def has_delete_permission(self, request, obj=None) -> bool:
@@ -377,6 +378,29 @@ class SigningStatusAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
+        obj.changed_at, obj.changed_by = timezone.now(), request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(AboutPage)
+class AboutPageAdmin(admin.ModelAdmin):
+    """What /about/ says, and the contacts that /privacy/ and /press/ show."""
+
+    list_display = ["__str__", "contact_email", "press_email", "changed_at", "changed_by"]
+    fieldsets = [
+        ("Who is behind the letter", {"fields": ["coalition", "organisers"]}),
+        ("Contacts", {"fields": ["contact_email", "press_contact", "press_email", "press_phone"]}),
+        ("Privacy notice", {"fields": ["data_controller", "postal_address"]}),
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return not AboutPage.objects.exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        obj.pk = 1
         obj.changed_at, obj.changed_by = timezone.now(), request.user
         super().save_model(request, obj, form, change)
 

@@ -133,6 +133,32 @@ def _moderation_action(method: str, verb: str, description: str):
     return action
 
 
+@admin.action(
+    description="Feature the selected signatures (approved, with a credit)", permissions=["moderate"]
+)
+def feature(modeladmin, request, queryset):
+    """Like the other actions, and says why a name could not be featured: a featured name must
+    carry a credit (signature_featured_has_credit), so that it can be quoted."""
+    signatures = list(queryset.order_by("pk")[: MAX_ACTION_ROWS + 1])
+    if len(signatures) > MAX_ACTION_ROWS:
+        message = f"Nothing changed: select at most {MAX_ACTION_ROWS:,} signatures at a time."
+        modeladmin.message_user(request, message, messages.ERROR)
+        return
+    changed = sum(signature.feature(request.user) for signature in signatures)
+    without_credit = [s for s in signatures if s.status == Signature.Status.APPROVED and not s.credit]
+    if without_credit:
+        names = ", ".join(s.full_name for s in without_credit[:10]) + (
+            "…" if len(without_credit) > 10 else ""
+        )
+        modeladmin.message_user(
+            request,
+            f"Not featured, because a featured name must show a credit (a notable credit, company or "
+            f"channel) and these have none: {names}.",
+            messages.ERROR,
+        )
+    _report(modeladmin, request, "Featured", changed, len(signatures))
+
+
 @admin.register(Signature)
 class SignatureAdmin(admin.ModelAdmin):
     list_display = [
@@ -167,7 +193,7 @@ class SignatureAdmin(admin.ModelAdmin):
     actions = [
         _moderation_action("approve", "Approved", "Approve the selected signatures"),
         _moderation_action("reject", "Rejected", "Reject the selected signatures"),
-        _moderation_action("feature", "Featured", "Feature the selected signatures (approved only)"),
+        feature,
         _moderation_action("unfeature", "Unfeatured", "Stop featuring the selected signatures"),
         _moderation_action(
             "resend_confirmation",
@@ -393,14 +419,14 @@ class AboutPageAdmin(admin.ModelAdmin):
         ("Privacy notice", {"fields": ["data_controller", "postal_address"]}),
     ]
 
+    # The one row comes from a migration; staff edit it and can neither add nor delete one.
     def has_add_permission(self, request) -> bool:
-        return not AboutPage.objects.exists()
+        return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
     def save_model(self, request, obj, form, change):
-        obj.pk = 1
         obj.changed_at, obj.changed_by = timezone.now(), request.user
         super().save_model(request, obj, form, change)
 

@@ -267,3 +267,9 @@ class ImportRowForm(forms.Form):
         if value not in self.YES | self.NO:
             raise ValidationError(f"featured must be yes or no, not {value!r}")
         return value in self.YES
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("featured") and not data.get("credit"):
+            raise ValidationError("a featured name needs a credit (a notable credit, company or channel)")
+        return data

@@ -300,6 +300,10 @@ class Signature(models.Model):
             models.CheckConstraint(
                 condition=Q(featured=False) | Q(status="approved"), name="signature_featured_is_approved"
             ),
+            # A journalist quotes a featured name with what the person is known for.
+            models.CheckConstraint(
+                condition=Q(featured=False) | ~Q(credit=""), name="signature_featured_has_credit"
+            ),
         ]
         indexes = [
             models.Index(fields=["created_at"], name="signature_created"),
@@ -422,7 +426,10 @@ class Signature(models.Model):
         )
 
     def feature(self, by) -> bool:
-        return self._moderate("feature", by, [self.Status.APPROVED], Q(featured=False), featured=True)
+        """Only an approved signature with a credit (signature_featured_has_credit)."""
+        return self._moderate(
+            "feature", by, [self.Status.APPROVED], Q(featured=False) & ~Q(credit=""), featured=True
+        )
 
     def unfeature(self, by) -> bool:
         return self._moderate("unfeature", by, [self.Status.APPROVED], Q(featured=True), featured=False)

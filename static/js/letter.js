@@ -7,7 +7,12 @@
   if (!summary) {
     return;
   }
-  summary.focus();
+  // After the load: Chrome's scroll to the #sign fragment moves focus away again if done sooner.
+  window.addEventListener("load", function () {
+    window.setTimeout(function () {
+      summary.focus();
+    }, 0);
+  });
   summary.addEventListener("click", function (event) {
     var link = event.target.closest("a[href^='#']");
     var field = link && document.getElementById(link.getAttribute("href").slice(1));

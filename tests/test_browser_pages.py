@@ -1,4 +1,4 @@
-"""Issue 12's points on a 360 × 740 phone, in Chromium: the ask above the fold, errors a person can
+"""Issue 12's points on a 360 x 740 phone, in Chromium: the ask above the fold, errors a person can
 act on, the shorter form, who is behind the letter, figures a journalist can quote, no dead ends;
 and axe-core finding no serious or critical accessibility problem on any public page."""
 
@@ -9,9 +9,9 @@ import pytest
 from django.db import connections
 
 from pledges.models import AboutPage, Signature
-from tests.conftest import make_signature
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.test_browser import pytestmark as browser_marks
+from tests.utils import make_signature
 
 pytestmark = browser_marks
 
@@ -41,7 +41,9 @@ def wait_until(condition, attempts: int = 100) -> None:
 
 
 def phone_page(browser, *, javascript: bool):
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, java_script_enabled=javascript)
+    context = browser.new_context(
+        viewport=PHONE, is_mobile=True, has_touch=True, java_script_enabled=javascript
+    )
     return context.new_page()
 
 
@@ -117,7 +119,12 @@ def test_without_javascript_a_mistake_still_opens_at_the_summary_and_its_links_w
 def test_the_short_form_asks_only_what_it_needs_first(browser, live_server):
     page = phone_page(browser, javascript=False)
     page.goto(live_server.url + "/#sign")
-    for label in ["Full name", "Email address", "Profession", "Show my name on the public list of signatories"]:
+    for label in [
+        "Full name",
+        "Email address",
+        "Profession",
+        "Show my name on the public list of signatories",
+    ]:
         assert page.get_by_label(label).is_visible(), label
     assert page.get_by_role("button", name="Sign the letter").is_visible()
     # Guilds, credit and country wait behind "Add details (optional)", which opens without JavaScript.

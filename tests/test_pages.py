@@ -8,7 +8,7 @@ import pytest
 from pledges import views
 from pledges.markdown import render_markdown
 from pledges.models import AboutPage, LetterVersion, Signature
-from tests.conftest import make_signature
+from tests.utils import make_signature
 
 pytestmark = pytest.mark.django_db
 
@@ -143,3 +143,20 @@ def test_featured_names_show_their_credit_on_every_page_that_lists_them(client):
     for page in ("/", "/press/", "/signatories/"):
         html = client.get(page).content.decode()
         assert re.search(r"Octavia Butler</span>.*?Kindred", html, re.S), page
+
+
+def test_press_and_the_api_say_how_much_of_the_count_is_reviewed(client):
+    make_signature(status=S.APPROVED)  # counted and published
+    make_signature(status=S.CONFIRMED)  # counted, awaiting review
+    make_signature(status=S.CONFIRMED, show_publicly=False)  # counted, never to be listed: not waiting
+    make_signature(status=S.CONFIRMED, flags=["watchlist"])  # held: not counted
+    make_signature(status=S.CONFIRMED, flags=["ip_burst"], show_publicly=False)  # held too
+    make_signature(status=S.APPROVED, flags=["watchlist"])  # cleared by approval: counted
+    make_signature(status=S.PENDING)  # nothing yet
+    data = client.get("/api/count/").json()
+    assert (data["count"], data["published"], data["awaiting_review"], data["held"]) == (4, 2, 1, 2)
+    html = client.get("/press/").content.decode()
+    text = re.sub(r"<[^>]+>", "", html)
+    assert "1 awaiting review" in text and "no one has reviewed the name yet" in text
+    assert "2 held" in text and "not in the count until our staff decide" in text
+    assert "2 on the public list" in text and 'href="/signatories/">public list</a>' in html

@@ -37,7 +37,7 @@ ABOUT = {
         "and build the work, and YouTubers, podcasters, newsletter writers and technologists. Many "
         "of us belong to SAG-AFTRA, the WGA, the DGA, the PGA and IATSE.\n\n"
         "We wrote this open letter to ask for enforceable rules on how AI is trained and used in "
-        "creative work, and we publish every confirmed signature in the count."
+        "creative work."
     ),
     "organisers": (
         "The letter is organised by the coalition's steering group, volunteers from film, television, "

@@ -778,6 +778,11 @@ class WatchedNameQuerySet(models.QuerySet):
         return self.filter(keys__overlap=keys) if keys else self.none()
 
 
+def watched_name_key(name: str) -> str:
+    """One watched name's identity: its words in any order, any case, any disguise."""
+    return " ".join(sorted(names.name_words(name.lower())))
+
+
 class WatchedName(models.Model):
     """A famous name that forgers like to sign with: a signature under it is held for review."""
 
@@ -814,14 +819,14 @@ class WatchedName(models.Model):
 
     def save(self, *args, **kwargs):
         self.keys = names.watched_keys(self.name)
-        self.match_key = " ".join(sorted(names.name_words(self.name)))
+        self.match_key = watched_name_key(self.name)
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
         if not name_words(self.name) or not names.name_words(self.name):
             raise ValidationError({"name": "Please enter a name with letters in it."})
         # The unique constraints are on derived columns, which form validation cannot see.
-        match_key = " ".join(sorted(names.name_words(self.name)))
+        match_key = watched_name_key(self.name)
         same = (
             WatchedName.objects.filter(
                 Q(match_key=match_key) | Q(normalised_name=normalised_name_sql(Value(self.name)))

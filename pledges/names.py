@@ -77,11 +77,14 @@ def _fold_char(char: str) -> str:
         return _fold_latin(char)
     # A capital and its small letter can have different prototypes: Cyrillic small en is mapped
     # to a small capital H, its capital to Latin H. Prefer the one that lands on Latin letters.
-    candidates = [_without_marks(skeleton(variant)) for variant in (char, char.upper(), char.lower())]
+    variants = (char, char.upper(), char.lower(), char.casefold())
+    candidates = [_without_marks(skeleton(variant)) for variant in variants]
     latin = next((candidate for candidate in candidates if candidate.isascii()), None)
     if latin is not None:
         return "".join(_fold_latin(letter) for letter in latin)
-    return candidates[0].casefold()
+    # No Latin look-alike: fold case first, so that capitals and small letters (and the Greek
+    # final sigma) meet where they can.
+    return _without_marks(skeleton(char.casefold())).casefold()
 
 
 def fold(name: str) -> str:
@@ -115,12 +118,17 @@ def match_keys(name: str) -> list[str]:
 
 
 def watched_keys(name: str) -> list[str]:
-    """What a watched name is compared on: match_keys(), and the words joined in reverse order
-    ("PortmanNatalie")."""
-    words = name_words(name)
-    if not words:
-        return []
-    return sorted({*match_keys(name), "".join(reversed(words))})
+    """What a watched name is compared on: match_keys() and the words joined in reverse order
+    ("PortmanNatalie"), for the name as typed, in capitals and in small letters. Outside Latin a
+    capital and its small letter can look like different Latin letters (Greek Η is an H, η an n),
+    so the fold cannot ignore case there; the watched name carries every case instead."""
+    keys = set()
+    for variant in (name, name.upper(), name.lower()):
+        words = name_words(variant)
+        if words:
+            keys.update(match_keys(variant))
+            keys.add("".join(reversed(words)))
+    return sorted(keys)
 
 
 def script_of(char: str) -> str:

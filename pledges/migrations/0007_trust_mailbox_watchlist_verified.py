@@ -46,7 +46,7 @@ def bring_over(apps, schema_editor):
     watched_by_key = {}
     for watched in WatchedName.objects.order_by("created_at", "pk"):
         watched.keys = names.watched_keys(watched.name)
-        watched.match_key = " ".join(sorted(names.name_words(watched.name)))
+        watched.match_key = " ".join(sorted(names.name_words(watched.name.lower())))
         if watched.match_key in {w.match_key for w in watched_by_key.values()} or not watched.keys:
             # The same person twice (e.g. "Tom Hanks" and "Hanks, Tom"): the first one stays.
             watched.delete()

@@ -11,7 +11,7 @@ from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 from django_countries import countries
 
-from pledges import names
+from pledges import watchlist
 from pledges.mailboxes import InvalidAddress, canonical_mailbox
 from pledges.maildomains import can_receive_mail, is_disposable
 from pledges.models import CREDIT_MAX_LENGTH, NAME_MAX_LENGTH, Guild, Profession, PublicListKey, Signature
@@ -47,12 +47,12 @@ def clean_full_name(value: str) -> str:
     name = clean_text(value, label="Your name")
     if not name:
         raise ValidationError("Please enter your name.")
-    if names.is_only_invisible(name):
+    if watchlist.is_only_invisible(name):
         raise ValidationError(
             "Your name is made only of blank or invisible characters. Please type it in letters."
         )
     # A filler between letters looks like a space, so it becomes one.
-    name = " ".join("".join(" " if char in names.INVISIBLE_FILLERS else char for char in name).split())
+    name = " ".join("".join(" " if char in watchlist.INVISIBLE_FILLERS else char for char in name).split())
     if not any(char.isalpha() for char in name):
         raise ValidationError("Please enter your name in letters.")
     if name[0] in "=+-@":

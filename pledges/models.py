@@ -19,13 +19,13 @@ from django.db.models.functions import Lower, Trim, TruncDate
 from django.utils import timezone
 from django_countries.fields import CountryField
 
-from pledges import names
+from pledges import watchlist
 from pledges.mailboxes import canonical_mailbox
 from pledges.snapshots import SharedSnapshot, Snapshot
 
 NAME_MAX_LENGTH = 150
 MAILBOX_MAX_LENGTH = 320
-# A match key is a name folded (names.match_keys); folding can lengthen a name ("m" → "rn").
+# A match key is a name folded (watchlist.match_keys); folding can lengthen a name ("m" → "rn").
 NAME_KEY_MAX_LENGTH = 2 * NAME_MAX_LENGTH + 10
 # The domain of a (lower-case) email address, as SQL, so that an index can serve it.
 EMAIL_DOMAIN = Func(F("email"), Value("@"), Value(2), function="split_part", output_field=models.CharField())
@@ -272,7 +272,7 @@ class Signature(models.Model):
     featured = models.BooleanField(default=False)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     flags = ArrayField(models.CharField(max_length=20, choices=Flag.choices), default=list, blank=True)
-    # The name as the watchlist compares it (names.match_keys), so that a newly watched name
+    # The name as the watchlist compares it (watchlist.match_keys), so that a newly watched name
     # finds the signatures already made through an index.
     name_keys = ArrayField(models.CharField(max_length=NAME_KEY_MAX_LENGTH), default=list, blank=True)
     watchlist_match = models.ForeignKey(
@@ -463,7 +463,7 @@ class Signature(models.Model):
 
     def save(self, *args, **kwargs):
         # The derived columns, on every path that saves a whole row (update() paths keep them).
-        self.name_keys = names.match_keys(self.full_name)
+        self.name_keys = watchlist.match_keys(self.full_name)
         if (
             self.email
             and self.mailbox is None
@@ -773,14 +773,14 @@ class ModerationEvent(models.Model):
 
 class WatchedNameQuerySet(models.QuerySet):
     def matching(self, full_name: str):
-        """The watched names a signature under `full_name` would match (names.match_keys)."""
-        keys = names.match_keys(full_name)
+        """The watched names a signature under `full_name` would match (watchlist.match_keys)."""
+        keys = watchlist.match_keys(full_name)
         return self.filter(keys__overlap=keys) if keys else self.none()
 
 
 def watched_name_key(name: str) -> str:
     """One watched name's identity: its words in any order, any case, any disguise."""
-    return " ".join(sorted(names.name_words(name.lower())))
+    return " ".join(sorted(watchlist.identifying_words(name.lower())))
 
 
 class WatchedName(models.Model):
@@ -792,7 +792,7 @@ class WatchedName(models.Model):
         output_field=models.CharField(max_length=NAME_MAX_LENGTH),
         db_persist=True,
     )
-    # names.watched_keys(name) and its words in order, kept by save().
+    # watchlist.watched_keys(name) and its words in order, kept by save().
     keys = ArrayField(models.CharField(max_length=NAME_KEY_MAX_LENGTH), default=list, editable=False)
     match_key = models.CharField(max_length=NAME_KEY_MAX_LENGTH, editable=False)
     note = models.CharField(max_length=200, blank=True, help_text="Why it is watched; staff only.")
@@ -818,12 +818,12 @@ class WatchedName(models.Model):
         return self.name
 
     def save(self, *args, **kwargs):
-        self.keys = names.watched_keys(self.name)
+        self.keys = watchlist.watched_keys(self.name)
         self.match_key = watched_name_key(self.name)
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
-        if not name_words(self.name) or not names.name_words(self.name):
+        if not name_words(self.name) or not watchlist.identifying_words(self.name):
             raise ValidationError({"name": "Please enter a name with letters in it."})
         # The unique constraints are on derived columns, which form validation cannot see.
         match_key = watched_name_key(self.name)

@@ -2,7 +2,7 @@
 
 from django.db import IntegrityError, transaction
 
-from pledges import emails, names
+from pledges import emails, watchlist
 from pledges import review as review_checks
 from pledges.mailboxes import canonical_mailbox
 from pledges.models import LetterVersion, Signature, WatchedName
@@ -13,11 +13,11 @@ def review(*, full_name: str, email: str, ip_hash: str) -> tuple[set[str], Watch
     counts and shows only once approved), and the watched name it matches, if any."""
     flags = set()
     # Forged famous names have embarrassed open letters on AI: hold any name staff watch, in
-    # any of the disguises names.match_keys() sees through.
+    # any of the disguises watchlist.match_keys() sees through.
     watched = WatchedName.objects.matching(full_name).order_by("pk").first()
     if watched is not None:
         flags.add(Signature.Flag.WATCHLIST)
-    if names.mixes_scripts(full_name):
+    if watchlist.mixes_scripts(full_name):
         flags.add(Signature.Flag.MIXED_SCRIPT)
     if review_checks.is_ip_burst(ip_hash):
         flags.add(Signature.Flag.IP_BURST)

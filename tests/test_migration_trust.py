@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from pledges.names import match_keys, watched_keys
+from pledges.watchlist import match_keys, watched_keys
 
 BEFORE = ("pledges", "0006_moderators_group_signing_status")
 AFTER = ("pledges", "0007_trust_mailbox_watchlist_verified")

@@ -8,8 +8,8 @@ from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
 from pledges.models import ModerationEvent, Signature, WatchedName
-from pledges.names import mixes_scripts
 from pledges.signing import review_flags
+from pledges.watchlist import mixes_scripts
 from tests.conftest import make_signature
 from tests.test_review import REAL_NAMES
 

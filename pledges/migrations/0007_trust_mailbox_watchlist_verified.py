@@ -6,7 +6,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from pledges import names
+from pledges import watchlist
 from pledges.mailboxes import InvalidAddress, canonical_mailbox
 
 
@@ -45,8 +45,8 @@ def bring_over(apps, schema_editor):
 
     watched_by_key = {}
     for watched in WatchedName.objects.order_by("created_at", "pk"):
-        watched.keys = names.watched_keys(watched.name)
-        watched.match_key = " ".join(sorted(names.name_words(watched.name.lower())))
+        watched.keys = watchlist.watched_keys(watched.name)
+        watched.match_key = " ".join(sorted(watchlist.identifying_words(watched.name.lower())))
         if watched.match_key in {w.match_key for w in watched_by_key.values()} or not watched.keys:
             # The same person twice (e.g. "Tom Hanks" and "Hanks, Tom"): the first one stays.
             watched.delete()
@@ -68,7 +68,7 @@ def bring_over(apps, schema_editor):
     for batch in _chunks(Signature.objects.exclude(status="withdrawn").order_by("pk")):
         events = []
         for row in batch:
-            row.name_keys = names.match_keys(row.full_name)
+            row.name_keys = watchlist.match_keys(row.full_name)
             if row.pk in keepers:
                 row.mailbox = keepers[row.pk]
             else:

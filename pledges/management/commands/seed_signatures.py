@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from tqdm import tqdm
 
-from pledges import names
+from pledges import watchlist
 from pledges.models import LetterVersion, Profession
 
 FIRST_NAMES = [
@@ -79,7 +79,7 @@ WITH drawn AS (
         verified AND r2 > 0.995,
         status,
         CASE WHEN flag IS NULL THEN '{}' ELSE ARRAY[flag] END::varchar(20)[],
-        -- names.match_keys() of "First Last": the words in order (C collation is Python's), joined.
+        -- watchlist.match_keys() of "First Last": the words in order (C collation is Python's), joined.
         CASE WHEN status = 'withdrawn' THEN '{}'
              ELSE ARRAY[LEAST(fk COLLATE "C", lk) || ' ' || GREATEST(fk COLLATE "C", lk), fk || lk] END
              ::varchar(310)[],
@@ -136,8 +136,8 @@ class Command(BaseCommand):
             "last": LAST_NAMES,
             "first_count": len(FIRST_NAMES),
             "last_count": len(LAST_NAMES),
-            "first_keys": [" ".join(names.name_words(name)) for name in FIRST_NAMES],
-            "last_keys": [" ".join(names.name_words(name)) for name in LAST_NAMES],
+            "first_keys": [" ".join(watchlist.identifying_words(name)) for name in FIRST_NAMES],
+            "last_keys": [" ".join(watchlist.identifying_words(name)) for name in LAST_NAMES],
             "credits": CREDITS,
             "credit_count": len(CREDITS),
             "professions": professions,

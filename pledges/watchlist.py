@@ -97,7 +97,7 @@ def fold(name: str) -> str:
 _FOLDED_TITLES = {fold(title) for title in TITLES_AND_SUFFIXES}
 
 
-def name_words(name: str) -> list[str]:
+def identifying_words(name: str) -> list[str]:
     """The words that identify the person, folded: no parentheticals ("(actor)"), titles or
     suffixes ("Dr", "Jr", "III"), or initials; apostrophes join ("O'Brien"), anything else
     between letters separates ("Portman, Natalie", "Natalie-Portman")."""
@@ -111,7 +111,7 @@ def name_words(name: str) -> list[str]:
 
 def match_keys(name: str) -> list[str]:
     """What a signature's name is compared on: its words in any order, and joined up."""
-    words = name_words(name)
+    words = identifying_words(name)
     if not words:
         return []
     return sorted({" ".join(sorted(words)), "".join(words)})
@@ -120,11 +120,12 @@ def match_keys(name: str) -> list[str]:
 def watched_keys(name: str) -> list[str]:
     """What a watched name is compared on: match_keys() and the words joined in reverse order
     ("PortmanNatalie"), for the name as typed, in capitals and in small letters. Outside Latin a
-    capital and its small letter can look like different Latin letters (Greek Η is an H, η an n),
+    capital and its small letter can look like different Latin letters (Greek capital eta is an H,
+    its small letter an n),
     so the fold cannot ignore case there; the watched name carries every case instead."""
     keys = set()
     for variant in (name, name.upper(), name.lower()):
-        words = name_words(variant)
+        words = identifying_words(variant)
         if words:
             keys.update(match_keys(variant))
             keys.add("".join(reversed(words)))

@@ -9,7 +9,7 @@ from pledges.forms import clean_email
 from pledges.mailboxes import InvalidAddress, canonical_mailbox
 from pledges.models import Guild, OutgoingEmail, Profession, Signature
 from pledges.signing import sign
-from tests.conftest import at_once, make_signature
+from tests.utils import at_once, make_signature
 
 # Each group: spellings that deliver to one inbox (the first is the canonical form).
 SAME_MAILBOX = [

@@ -10,8 +10,8 @@ from django.urls import reverse
 from pledges.models import ModerationEvent, Signature, WatchedName
 from pledges.signing import review_flags
 from pledges.watchlist import mixes_scripts
-from tests.conftest import make_signature
 from tests.test_review import REAL_NAMES
+from tests.utils import make_signature
 
 pytestmark = pytest.mark.django_db
 

@@ -42,6 +42,7 @@ def bring_over(apps, schema_editor):
     ModerationEvent = apps.get_model("pledges", "ModerationEvent")
     OutgoingEmail = apps.get_model("pledges", "OutgoingEmail")
     WatchedName = apps.get_model("pledges", "WatchedName")
+    WatchedNameKey = apps.get_model("pledges", "WatchedNameKey")
 
     watched_by_key = {}
     for watched in WatchedName.objects.order_by("created_at", "pk"):
@@ -52,6 +53,7 @@ def bring_over(apps, schema_editor):
             watched.delete()
             continue
         watched.save(update_fields=["keys", "match_key"])
+        WatchedNameKey.objects.bulk_create(WatchedNameKey(watched_name=watched, key=key) for key in watched.keys)
         for key in watched.keys:
             watched_by_key.setdefault(key, watched)
 
@@ -220,6 +222,17 @@ class Migration(migrations.Migration):
             name='flags',
             field=django.contrib.postgres.fields.ArrayField(base_field=models.CharField(choices=[('watchlist', 'Name on the watchlist'), ('ip_burst', 'Burst from one IP'), ('domain_burst', 'Burst from one email domain'), ('machine_name', 'Name looks machine-made'), ('ip_soft_limit', 'Past the per-IP soft limit'), ('mixed_script', 'Name mixes scripts inside a word'), ('duplicate_mailbox', 'A second signature of one mailbox')], max_length=20), blank=True, default=list, size=None),
         ),
+        migrations.CreateModel(
+            name='WatchedNameKey',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('key', models.CharField(max_length=310)),
+                ('watched_name', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='key_rows', to='pledges.watchedname')),
+            ],
+            options={
+                'constraints': [models.UniqueConstraint(fields=('key', 'watched_name'), name='watched_name_key_unique')],
+            },
+        ),
         migrations.RunPython(bring_over, migrations.RunPython.noop),
         migrations.AddIndex(
             model_name='outgoingemail',
@@ -244,10 +257,6 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='signature',
             index=models.Index(models.Func(models.F('featured'), template='(NOT %(expressions)s)'), models.F('search_name'), models.F('created_at'), condition=models.Q(('show_publicly', True), ('status', 'approved'), ('verified_at__isnull', False)), name='signature_public_verified'),
-        ),
-        migrations.AddIndex(
-            model_name='watchedname',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['keys'], name='watched_name_keys'),
         ),
         migrations.AddConstraint(
             model_name='moderationevent',

@@ -21,37 +21,9 @@ from bench.common import create_database, drop_database
 
 DATABASE = "ccai_bench_watchlist"
 SYLLABLES = [
-    "ka",
-    "lo",
-    "mi",
-    "ra",
-    "ne",
-    "to",
-    "sa",
-    "vi",
-    "du",
-    "re",
-    "an",
-    "el",
-    "is",
-    "or",
-    "um",
-    "ba",
-    "ce",
-    "fi",
-    "go",
-    "hu",
-    "ja",
-    "ke",
-    "li",
-    "mo",
-    "nu",
-    "pa",
-    "qui",
-    "ro",
-    "su",
-    "te",
-]
+    "ka", "lo", "mi", "ra", "ne", "to", "sa", "vi", "du", "re", "an", "el", "is", "or", "um",
+    "ba", "ce", "fi", "go", "hu", "ja", "ke", "li", "mo", "nu", "pa", "qui", "ro", "su", "te",
+]  # fmt: skip
 SIZES = (10, 10_000)
 
 

@@ -415,6 +415,7 @@ class SignatureAdmin(admin.ModelAdmin):
             "opts": self.opts,
             "title": f"Verify {signature}",
             "signature": signature,
+            "flag_labels": [Signature.Flag(flag).label for flag in signature.flags],
             "verify_form": verify_form,
             "namesake_form": namesake_form,
             "can_be_namesake": can_be_namesake and not signature.is_verified and not signature.namesake,

@@ -143,7 +143,8 @@ def test_import_signatories_imports_approved_reports_every_skipped_row_and_is_id
 def test_import_reads_a_header_in_any_case_and_with_spaces(tmp_path):
     path = tmp_path / "launch.csv"
     path.write_text(
-        "Name, Email ,PROFESSION,Guilds,Credit,Featured\nAda Lovelace,ada@example.org,writer,WGA,Notes,yes\n",
+        "Name, Email ,PROFESSION,Guilds,Credit,Featured, VERIFIED\n"
+        "Ada Lovelace,ada@example.org,writer,WGA,Notes,yes,in_person\n",
         encoding="utf-8",
     )
     assert "Imported 1;" in run("import_signatories", str(path))
@@ -155,6 +156,7 @@ def test_import_reads_a_header_in_any_case_and_with_spaces(tmp_path):
         True,
     )
     assert list(ada.guilds.values_list("slug", flat=True)) == ["wga"]
+    assert ada.verification_method == "in_person"
 
 
 def test_import_leaves_an_existing_signature_as_it_is(tmp_path):

@@ -139,7 +139,9 @@ def test_a_name_cannot_be_featured_without_a_credit():
 
 
 def test_featured_names_show_their_credit_on_every_page_that_lists_them(client):
-    make_signature(status=S.APPROVED, full_name="Octavia Butler", featured=True, credit="Kindred", verified=True)
+    make_signature(
+        status=S.APPROVED, full_name="Octavia Butler", featured=True, credit="Kindred", verified=True
+    )
     for page in ("/", "/press/", "/signatories/"):
         html = client.get(page).content.decode()
         assert re.search(r"Octavia Butler</span>.*?Kindred", html, re.S), page

@@ -1,0 +1,173 @@
+"""The findings of the outside attack review (issue 11), each reproduced as the reviewer did it."""
+
+import base64
+import binascii
+import csv
+import io
+import re
+from urllib.parse import quote, unquote
+
+import pytest
+from django.contrib.auth.models import User
+
+from pledges.models import OutgoingEmail, PublicListKey, Signature
+from tests.conftest import make_signature
+
+pytestmark = pytest.mark.django_db
+
+S = Signature.Status
+HIDDEN_FORMULA_NAME = "Bob;=cmd|' /C calc'!A;Smith"
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+# 1. Spreadsheet formulas hidden behind a separator
+
+
+def cells_as_a_spreadsheet_reads_them(text: str) -> list[str]:
+    """Every cell a spreadsheet could see in a CSV file: read with either separator a locale
+    uses, and, for readers that trim, with leading spaces removed."""
+    cells = []
+    for delimiter in (",", ";", "\t"):
+        for row in csv.reader(io.StringIO(text), delimiter=delimiter):
+            cells += row
+    return cells + [cell.lstrip(" ") for cell in cells]
+
+
+def assert_no_cell_is_a_formula(text: str) -> None:
+    formulas = [cell for cell in cells_as_a_spreadsheet_reads_them(text) if cell.startswith(FORMULA_TRIGGERS)]
+    assert formulas == [], formulas
+
+
+def test_a_formula_behind_a_semicolon_in_a_name_is_neutralised_in_the_public_csv(client):
+    # Stored as an older rule, an import or a staff edit may have let it in.
+    make_signature(full_name=HIDDEN_FORMULA_NAME, status=S.APPROVED, credit="Films; =HYPERLINK(1)")
+    text = b"".join(client.get("/signatories.csv").streaming_content).decode()
+    assert "cmd|' /C calc'!A" in text  # the name is still there, to read
+    assert_no_cell_is_a_formula(text)
+
+
+def test_a_formula_behind_a_separator_is_neutralised_in_the_admin_export(client, settings):
+    make_signature(full_name=HIDDEN_FORMULA_NAME, status=S.APPROVED)
+    make_signature(full_name="Eve\t=1+1, -2\n@SUM(A1)", status=S.APPROVED)
+    admin = User.objects.create_superuser("boss", "boss@example.org", "a-long-staff-password")
+    client.force_login(admin)
+    response = client.get(f"/{settings.ADMIN_URL}pledges/signature/export/")
+    assert response.status_code == 200
+    text = b"".join(response.streaming_content).decode()
+    assert "cmd|' /C calc'!A" in text
+    assert_no_cell_is_a_formula(text)
+
+
+def test_the_sign_form_refuses_semicolons_and_bars_in_names(client, valid_form_data):
+    for name in (HIDDEN_FORMULA_NAME, "Ann | Bee", "Ann; Bee"):
+        response = client.post("/sign/", {**valid_form_data, "full_name": name})
+        assert response.status_code == 400
+        assert "cannot contain ; or |" in response.content.decode()
+    assert Signature.objects.count() == 0
+
+
+# 3. The withdraw page tells the truth
+
+
+def test_an_old_withdraw_link_says_plainly_it_no_longer_applies_and_leaves_the_new_signature(
+    client, valid_form_data
+):
+    assert client.post("/sign/", valid_form_data).status_code == 302
+    first = Signature.objects.get()
+    old_link = f"/withdraw/{first.make_token('withdraw')}/"
+    assert client.post(old_link).status_code == 200
+    assert client.post("/sign/", valid_form_data).status_code == 302
+    second = Signature.objects.exclude(status=S.WITHDRAWN).get()
+    assert second.pk != first.pk
+    response = client.post(old_link)
+    html = response.content.decode()
+    assert "Your signature is withdrawn" not in html
+    assert "This link no longer applies" in html
+    assert "not affected" in html
+    second.refresh_from_db()
+    assert second.status == S.PENDING and second.email == "ada@example.com"
+
+
+# 4. A confirmation link confirms what was sent
+
+
+def test_the_owners_first_link_does_not_confirm_a_strangers_details(client, valid_form_data):
+    assert client.post("/sign/", valid_form_data).status_code == 302
+    owners_link = f"/verify/{Signature.objects.get().make_token('verify')}/"
+    stranger = {**valid_form_data, "full_name": "Not Ada At All", "credit": "Spam"}
+    assert client.post("/sign/", stranger).status_code == 302
+    for method in (client.get, client.post):
+        response = method(owners_link)
+        html = response.content.decode()
+        assert response.status_code == 409
+        assert "details changed" in html and "newer email" in html
+        assert "Not Ada At All" not in html
+    signature = Signature.objects.get()
+    assert signature.status == S.PENDING and signature.full_name == "Not Ada At All"
+    # The newest email's link confirms what that email showed.
+    newest = OutgoingEmail.objects.filter(kind="confirmation").latest("pk")
+    assert "Not Ada At All" in newest.body_text
+    newest_link = re.search(r"https?://\S+(/verify/[^/\s]+/)", newest.body_text).group(1)
+    assert client.post(newest_link).status_code == 200
+    assert Signature.objects.get().status == S.CONFIRMED
+
+
+def test_signing_again_with_the_same_details_keeps_the_first_link_working(client, valid_form_data):
+    assert client.post("/sign/", valid_form_data).status_code == 302
+    first_link = f"/verify/{Signature.objects.get().make_token('verify')}/"
+    assert client.post("/sign/", valid_form_data).status_code == 302
+    assert client.post(first_link).status_code == 200
+    assert Signature.objects.get().status == S.CONFIRMED
+
+
+def test_past_the_daily_email_limit_a_resubmission_changes_nothing(client, valid_form_data, settings):
+    settings.EMAILS_PER_ADDRESS_PER_DAY = 1
+    assert client.post("/sign/", valid_form_data).status_code == 302
+    link = f"/verify/{Signature.objects.get().make_token('verify')}/"
+    assert client.post("/sign/", {**valid_form_data, "full_name": "Not Ada"}).status_code == 302
+    # No email could tell the owner about new details, so the details they were sent stand.
+    assert Signature.objects.get().full_name == "Ada Lovelace"
+    assert client.post(link).status_code == 200
+
+
+# 6. The public list's page key
+
+
+def base64_parts(token: str) -> list[bytes]:
+    """What every base64 run in a token decodes to (a signed token is base64 joined by colons)."""
+    parts = []
+    for part in re.split(r"[^A-Za-z0-9_-]+", token):
+        try:
+            parts.append(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+        except binascii.Error:
+            continue
+    return parts
+
+
+def test_the_page_key_reveals_neither_the_name_nor_the_signing_time(client):
+    for n in range(51):
+        make_signature(full_name=f"Zelda Quartermaine {n:02}", status=S.APPROVED)
+    html = client.get("/signatories/").content.decode()
+    token = unquote(re.search(r"after=([^\"&]+)", html).group(1))
+    last_on_page = Signature.objects.published().order_by("search_name")[49]
+    raw = token.encode()
+    decoded = b"".join(base64_parts(token))
+    stamp = last_on_page.created_at
+    for secret in (
+        b"zelda",
+        b"quartermaine",
+        str(stamp.year).encode(),
+        f"{stamp.microsecond:06}".encode(),
+        str(int(stamp.timestamp())).encode(),
+    ):
+        assert secret not in raw.lower() and secret not in decoded.lower()
+    # And it still works as a page key.
+    page_two = client.get(f"/signatories/?after={quote(token)}").content.decode()
+    assert "Zelda Quartermaine 50" in page_two and "Zelda Quartermaine 49" not in page_two
+
+
+def test_a_tampered_page_key_is_refused_plainly(client):
+    key = PublicListKey(False, "zelda", make_signature().created_at).encode()
+    tampered = key[:-3] + ("AAA" if key[-3:] != "AAA" else "BBB")
+    response = client.get(f"/signatories/?after={tampered}")
+    assert response.status_code == 400 and "start again from the first page" in response.content.decode()

@@ -49,6 +49,10 @@ def clean_full_name(value: str) -> str:
         raise ValidationError("Please enter your name in letters.")
     if name[0] in "=+-@":
         raise ValidationError("A name cannot start with =, +, - or @.")
+    # No one's name has them, and they are the separator of European spreadsheets and the
+    # pipe of DDE formulas ("Bob;=cmd|' /C calc'!A"); exports neutralise them anyway.
+    if ";" in name or "|" in name:
+        raise ValidationError("A name cannot contain ; or |.")
     if _URL_LIKE.search(name):
         raise ValidationError("Please enter just your name, without a web address.")
     return name

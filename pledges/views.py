@@ -160,8 +160,9 @@ def withdraw(request: HttpRequest, token: str) -> HttpResponse:
     signature, bad_link = _signature_or_bad_link(request, token, "withdraw")
     if bad_link:
         return bad_link
-    if request.method == "POST":
-        signature.withdraw()
+    # A link acts only on the signature it was made for: once that is withdrawn, the page says
+    # so, even if the same address has signed again since.
+    if request.method == "POST" and signature.withdraw():
         return render(request, "pledges/withdrawn.html")
     return render(request, "pledges/withdraw.html", {"signature": signature})
 

@@ -331,19 +331,48 @@ class Signature(models.Model):
     # timestamp, so that a verify link cannot withdraw and an old link expires.
     TOKEN_MAX_AGE_DAYS = {"verify": "VERIFY_LINK_MAX_AGE_DAYS", "withdraw": "WITHDRAW_LINK_MAX_AGE_DAYS"}
 
+    class DetailsChanged(Exception):
+        """The confirmation link was issued for details that have changed since."""
+
+    def details_digest(self) -> str:
+        """A digest of what the signer is asked to confirm. A confirmation link carries it, because
+        anyone can sign again with a pending address and other details: the owner's first link
+        must not then confirm the stranger's name."""
+        guilds = sorted(self.guilds.values_list("pk", flat=True))
+        details = [
+            self.full_name,
+            self.profession_id,
+            guilds,
+            self.credit,
+            str(self.country),
+            self.show_publicly,
+            self.updates_opt_in,
+        ]
+        return hashlib.sha256(json.dumps(details).encode()).hexdigest()[:16]
+
     def make_token(self, purpose: str) -> str:
-        return signing.TimestampSigner(salt=f"pledges.{purpose}").sign(self.code.hex)
+        value = self.code.hex
+        if purpose == "verify":
+            value += "." + self.details_digest()
+        return signing.TimestampSigner(salt=f"pledges.{purpose}").sign(value)
 
     @classmethod
-    def from_token(cls, token: str, purpose: str) -> "Signature":
-        """Raises signing.SignatureExpired, signing.BadSignature or Signature.DoesNotExist."""
+    def from_token(cls, token: str, purpose: str, *, for_update: bool = False) -> "Signature":
+        """Raises signing.SignatureExpired, signing.BadSignature, Signature.DoesNotExist, or for a
+        confirmation link whose pending signature has other details now, Signature.DetailsChanged.
+        for_update locks the row (inside a transaction) until the caller has acted on it."""
         max_age = timedelta(days=getattr(settings, cls.TOKEN_MAX_AGE_DAYS[purpose]))
-        code = signing.TimestampSigner(salt=f"pledges.{purpose}").unsign(token, max_age=max_age)
+        value = signing.TimestampSigner(salt=f"pledges.{purpose}").unsign(token, max_age=max_age)
+        code, _, digest = value.partition(".")
         try:
             code = uuid.UUID(hex=code)
         except ValueError:
             raise signing.BadSignature("not a signature code") from None
-        return cls.objects.get(code=code)
+        signature = (cls.objects.select_for_update() if for_update else cls.objects).get(code=code)
+        if purpose == "verify" and signature.status == cls.Status.PENDING:
+            if digest != signature.details_digest():
+                raise cls.DetailsChanged
+        return signature
 
     def link(self, purpose: str) -> str:
         return f"{settings.SITE_URL}/{purpose}/{self.make_token(purpose)}/"

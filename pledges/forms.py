@@ -4,7 +4,6 @@ import unicodedata
 
 from django import forms
 from django.conf import settings
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.forms.utils import flatatt
@@ -209,7 +208,7 @@ class SignatoryFilterForm(ErrorsTiedToFields, forms.Form):
         empty_label="Any profession",
         error_messages={"invalid_choice": "There is no such profession."},
     )
-    after = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
+    after = forms.CharField(required=False, max_length=1000, widget=forms.HiddenInput)
 
     def clean_q(self) -> str:
         return clean_text(self.cleaned_data["q"], label="The search")
@@ -220,7 +219,7 @@ class SignatoryFilterForm(ErrorsTiedToFields, forms.Form):
             return None
         try:
             return PublicListKey.decode(token)
-        except (signing.BadSignature, ValueError, TypeError):
+        except (ValueError, TypeError):
             raise ValidationError("That page link does not work; start again from the first page.") from None
 
 

@@ -1,12 +1,17 @@
+import base64
+import binascii
 import hashlib
 import hmac
 import json
+import os
 import re
 import typing
 import unicodedata
 import uuid
 from datetime import datetime, timedelta
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -17,6 +22,7 @@ from django.db import connection, models, transaction
 from django.db.models import Count, F, Func, Q, Value
 from django.db.models.functions import Lower, Trim, TruncDate
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django_countries.fields import CountryField
 
 from pledges.snapshots import SharedSnapshot, Snapshot
@@ -490,24 +496,39 @@ SEARCH_ORDER = [models.expressions.RawSQL("(NOT pledges_signature.featured)::int
 
 
 class PublicListKey(typing.NamedTuple):
-    """Where a page of the public list ends. It holds only what the list shows anyway (the name
-    as sorted) and the signing time, never an id, so it can go in a link. (Two listed people with
-    the same name who signed in the same microsecond would share a key: the next page would skip
-    the second. Keys with the id would rule that out, at the price of publishing ids.)"""
+    """Where a page of the public list ends: the name as sorted and the signing time, never an id.
+    In a link it is encrypted (AES-GCM, keyed from SECRET_KEY), so that it publishes no one's
+    signing time and cannot be made up. (Two listed people with the same name who signed in the
+    same microsecond would share a key: the next page would skip the second.)"""
 
     featured: bool
     search_name: str
     created_at: datetime
 
+    PADDING = 64  # plaintexts padded to a multiple of this, so the length says little of the name
+
+    @staticmethod
+    def _cipher() -> AESGCM:
+        return AESGCM(salted_hmac("pledges.list", "page key", algorithm="sha256").digest())
+
     def encode(self) -> str:
-        return signing.dumps(
-            [self.featured, self.search_name, self.created_at.isoformat()], salt="pledges.list"
-        )
+        plain = json.dumps(
+            [self.featured, self.search_name, self.created_at.isoformat()], ensure_ascii=False
+        ).encode()
+        plain += b" " * (-len(plain) % self.PADDING)
+        nonce = os.urandom(12)
+        sealed = nonce + self._cipher().encrypt(nonce, plain, b"pledges.list")
+        return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode()
 
     @classmethod
     def decode(cls, token: str) -> "PublicListKey":
-        """Raises signing.BadSignature (or ValueError) for a token this site did not make."""
-        featured, search_name, created_at = signing.loads(token, salt="pledges.list")
+        """Raises ValueError (or TypeError) for a token this site did not make."""
+        try:
+            sealed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            plain = cls._cipher().decrypt(sealed[:12], sealed[12:], b"pledges.list")
+        except (binascii.Error, InvalidTag) as error:
+            raise ValueError("not a page key") from error
+        featured, search_name, created_at = json.loads(plain)
         return cls(bool(featured), str(search_name), datetime.fromisoformat(created_at))
 
 

@@ -375,9 +375,9 @@ class Signature(models.Model):
         except ValueError:
             raise signing.BadSignature("not a signature code") from None
         signature = (cls.objects.select_for_update() if for_update else cls.objects).get(code=code)
-        if purpose == "verify" and signature.status == cls.Status.PENDING:
-            if digest != signature.details_digest():
-                raise cls.DetailsChanged
+        pending = signature.status == cls.Status.PENDING
+        if purpose == "verify" and pending and digest != signature.details_digest():
+            raise cls.DetailsChanged
         return signature
 
     def link(self, purpose: str) -> str:

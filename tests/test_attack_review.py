@@ -5,13 +5,16 @@ import binascii
 import csv
 import io
 import re
+import socket
+import threading
+import time
 from urllib.parse import quote, unquote
 
 import pytest
 from django.contrib.auth.models import User
 
 from pledges.models import OutgoingEmail, PublicListKey, Signature
-from tests.conftest import make_signature
+from tests.conftest import free_port, make_signature
 
 pytestmark = pytest.mark.django_db
 
@@ -171,3 +174,113 @@ def test_a_tampered_page_key_is_refused_plainly(client):
     tampered = key[:-3] + ("AAA" if key[-3:] != "AAA" else "BBB")
     response = client.get(f"/signatories/?after={tampered}")
     assert response.status_code == 400 and "start again from the first page" in response.content.decode()
+
+
+# 5. Bodies are refused before they are read
+
+
+@pytest.fixture(scope="module")
+def app_server(django_db_setup, django_db_blocker):
+    """One gunicorn process (production settings, one sync worker) on the test database."""
+    from django.db import connection
+
+    from tests.servers import app_env, database_url, start_gunicorn, stop
+
+    with django_db_blocker.unblock():
+        env = app_env(DATABASE_URL=database_url(connection.settings_dict), CONN_MAX_AGE=0, GUNICORN_TIMEOUT=60)
+    port = free_port()
+    process = start_gunicorn(env, port, workers=1)
+    try:
+        yield port
+    finally:
+        stop(process)
+
+
+MEGABYTE = 1024 * 1024
+
+
+def post_streaming(port: int, path: str, headers: dict, body_bytes: int) -> tuple[int | None, str, int]:
+    """POST `body_bytes` of zeros with the given headers, sending them only as fast as the server
+    takes them in. Returns the status (None if no answer came within 20 s), the page, and how many
+    body bytes had been handed to the connection when the answer came."""
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
+    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+    sock.sendall(head.encode())
+    answered, sent = threading.Event(), [0]
+
+    def send_body():
+        chunk = b"0" * (256 * 1024)
+        try:
+            while sent[0] < body_bytes and not answered.is_set():
+                sock.sendall(chunk)
+                sent[0] += len(chunk)
+        except OSError:
+            pass  # the server closed the connection
+
+    sender = threading.Thread(target=send_body, daemon=True)
+    sender.start()
+    response = b""
+    try:
+        while b"\r\n\r\n" not in response or len(response) < response.find(b"\r\n\r\n") + 200:
+            data = sock.recv(65536)
+            if not data:
+                break
+            response += data
+    except TimeoutError:
+        return None, "", sent[0]
+    finally:
+        answered.set()
+        sent_when_answered = sent[0]
+        sock.close()
+        sender.join(5)
+    status = int(response.split(b" ", 2)[1]) if response else None
+    return status, response.decode(errors="replace"), sent_when_answered
+
+
+def test_a_200_megabyte_file_part_is_refused_before_it_is_read(app_server):
+    headers = {"Content-Type": "multipart/form-data; boundary=xyz", "Content-Length": 200 * MEGABYTE}
+    started = time.monotonic()
+    status, page, taken = post_streaming(app_server, "/sign/", headers, 200 * MEGABYTE)
+    assert status == 413, (taken, page[:200])
+    assert "too large" in page
+    # At most what the kernel's socket buffers hold, not the 200 MB declared.
+    assert taken < 20 * MEGABYTE, taken
+    assert time.monotonic() - started < 10
+
+
+def test_a_chunked_body_without_a_length_is_refused_before_it_is_read(app_server):
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Transfer-Encoding": "chunked"}
+    status, page, taken = post_streaming(app_server, "/sign/", headers, 200 * MEGABYTE)
+    assert status == 411 and "size" in page
+    assert taken < 20 * MEGABYTE, taken
+
+
+@pytest.mark.parametrize("path", ["/sign/", "/verify/abc/", "/withdraw/abc/"])
+def test_public_endpoints_take_only_forms(client, path):
+    response = client.generic("POST", path, b'{"full_name": "x"}', content_type="application/json")
+    assert response.status_code == 415
+    assert "takes a form" in response.content.decode()
+    response = client.generic("POST", path, b"<x/>", content_type="text/xml")
+    assert response.status_code == 415
+
+
+def test_a_declared_length_over_the_limit_is_refused_in_process_too(client, settings):
+    response = client.generic(
+        "POST",
+        "/sign/",
+        b"full_name=x",
+        content_type="application/x-www-form-urlencoded",
+        CONTENT_LENGTH=str(settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1),
+    )
+    assert response.status_code == 413
+    assert "Content-Security-Policy" in response
+    assert Signature.objects.count() == 0
+
+
+def test_a_form_with_a_small_file_part_signs_and_the_file_is_dropped(client, valid_form_data):
+    upload = io.BytesIO(b"not a picture")
+    upload.name = "photo.jpg"
+    response = client.post("/sign/", {**valid_form_data, "photo": upload})
+    assert response.status_code == 302
+    assert Signature.objects.get().full_name == "Ada Lovelace"

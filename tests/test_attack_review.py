@@ -199,9 +199,11 @@ def app_server(django_db_setup, django_db_blocker):
 MEGABYTE = 1024 * 1024
 
 
-def post_streaming(port: int, path: str, headers: dict, body_bytes: int) -> tuple[int | None, str, int]:
-    """POST `body_bytes` of zeros with the given headers, sending them only as fast as the server
-    takes them in. Returns the status (None if no answer came within 20 s), the page, and how many
+def post_streaming(
+    port: int, path: str, headers: dict, body_bytes: int, start: bytes = b""
+) -> tuple[int | None, str, int]:
+    """POST `body_bytes` (`start`, then zeros) with the given headers, sending them only as fast as
+    the server takes them in. Returns the status (None if no answer came within 20 s), the page, and how many
     body bytes had been handed to the connection when the answer came."""
     head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     head += "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
@@ -212,6 +214,7 @@ def post_streaming(port: int, path: str, headers: dict, body_bytes: int) -> tupl
     def send_body():
         chunk = b"0" * (256 * 1024)
         try:
+            sock.sendall(start)
             while sent[0] < body_bytes and not answered.is_set():
                 sock.sendall(chunk)
                 sent[0] += len(chunk)
@@ -239,9 +242,18 @@ def post_streaming(port: int, path: str, headers: dict, body_bytes: int) -> tupl
 
 
 def test_a_200_megabyte_file_part_is_refused_before_it_is_read(app_server):
-    headers = {"Content-Type": "multipart/form-data; boundary=xyz", "Content-Length": 200 * MEGABYTE}
+    # A CSRF cookie but no token in the form: Django's CSRF check reads the form to look for it.
+    headers = {
+        "Content-Type": "multipart/form-data; boundary=xyz",
+        "Content-Length": 200 * MEGABYTE,
+        "Cookie": "csrftoken=" + "a" * 32,
+    }
+    file_part = (
+        b'--xyz\r\nContent-Disposition: form-data; name="photo"; filename="big.jpg"\r\n'
+        b"Content-Type: image/jpeg\r\n\r\n"
+    )
     started = time.monotonic()
-    status, page, taken = post_streaming(app_server, "/sign/", headers, 200 * MEGABYTE)
+    status, page, taken = post_streaming(app_server, "/sign/", headers, 200 * MEGABYTE, file_part)
     assert status == 413, (taken, page[:200])
     assert "too large" in page
     # At most what the kernel's socket buffers hold, not the 200 MB declared.

@@ -47,6 +47,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything that reads the body (the CSRF check reads the whole form).
+    "pledges.middleware.RequestBodyLimits",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -190,8 +192,12 @@ EMAIL_DOMAIN_CHECK = env.bool("EMAIL_DOMAIN_CHECK", default=not DEBUG)
 EMAIL_DOMAIN_CHECK_TIMEOUT = env.float("EMAIL_DOMAIN_CHECK_TIMEOUT", default=2.0)
 
 # Request limits: a signature is a few hundred bytes; refuse anything far larger.
+# pledges.middleware.RequestBodyLimits refuses a larger declared body before it is read.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
+# No page takes a file: file parts of a multipart form are read (within the limit) and dropped,
+# never written to disk.
+FILE_UPLOAD_HANDLERS = []
 
 # Security
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY_COUNT else None

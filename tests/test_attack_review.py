@@ -187,7 +187,9 @@ def app_server(django_db_setup, django_db_blocker):
     from tests.servers import app_env, database_url, start_gunicorn, stop
 
     with django_db_blocker.unblock():
-        env = app_env(DATABASE_URL=database_url(connection.settings_dict), CONN_MAX_AGE=0, GUNICORN_TIMEOUT=60)
+        env = app_env(
+            DATABASE_URL=database_url(connection.settings_dict), CONN_MAX_AGE=0, GUNICORN_TIMEOUT=60
+        )
     port = free_port()
     process = start_gunicorn(env, port, workers=1)
     try:

@@ -12,6 +12,7 @@ from urllib.parse import quote, unquote
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 
 from pledges.models import OutgoingEmail, PublicListKey, Signature
 from tests.conftest import free_port, make_signature
@@ -298,3 +299,70 @@ def test_a_form_with_a_small_file_part_signs_and_the_file_is_dropped(client, val
     response = client.post("/sign/", {**valid_form_data, "photo": upload})
     assert response.status_code == 302
     assert Signature.objects.get().full_name == "Ada Lovelace"
+
+
+# 2. Admin lockout by strangers
+
+STAFF_PASSWORD = "a-long-staff-password"  # noqa: S105 (a test account)
+
+
+def login_url(settings) -> str:
+    return f"/{settings.ADMIN_URL}login/"
+
+
+def log_in(client, settings, password: str, address: str, username: str = "staff") -> int:
+    return client.post(
+        login_url(settings), {"username": username, "password": password}, REMOTE_ADDR=address
+    ).status_code
+
+
+def test_twenty_bad_passwords_from_five_addresses_do_not_lock_the_owner_out(client, settings):
+    User.objects.create_superuser("staff", "staff@example.org", STAFF_PASSWORD)
+    statuses = [log_in(client, settings, f"guess{n}", f"192.0.2.{n % 5 + 1}") for n in range(20)]
+    assert statuses == [200] * 20  # each address is under both its limits
+    assert log_in(Client(), settings, STAFF_PASSWORD, "198.51.100.7") == 302
+
+
+def test_a_guesser_from_one_address_is_stopped_even_with_the_right_password(client, settings):
+    # Room under the per-address limit, so that what stops the guesser is the failure count.
+    settings.RATELIMIT_ADMIN_LOGIN_IP = "100/h"
+    User.objects.create_superuser("staff", "staff@example.org", STAFF_PASSWORD)
+    guesses = [log_in(client, settings, f"guess{n}", "192.0.2.66") for n in range(settings.AXES_FAILURE_LIMIT)]
+    assert guesses == [200] * settings.AXES_FAILURE_LIMIT
+    response = client.post(
+        login_url(settings), {"username": "staff", "password": STAFF_PASSWORD}, REMOTE_ADDR="192.0.2.66"
+    )
+    assert response.status_code == 429 and "Too many failed sign-ins" in response.content.decode()
+    assert "Content-Security-Policy" in response
+    # Other accounts from that address, and this account from anywhere else, are unaffected.
+    assert log_in(Client(), settings, STAFF_PASSWORD, "192.0.2.67") == 302
+
+
+def test_only_failures_count_and_a_success_starts_again(client, settings):
+    settings.RATELIMIT_ADMIN_LOGIN_IP = "100/h"
+    User.objects.create_superuser("staff", "staff@example.org", STAFF_PASSWORD)
+    limit = settings.AXES_FAILURE_LIMIT
+    for _ in range(2):
+        assert [log_in(client, settings, "wrong", "192.0.2.8") for _ in range(limit - 1)] == [200] * (limit - 1)
+        assert log_in(client, settings, STAFF_PASSWORD, "192.0.2.8") == 302
+        client.logout()
+
+
+def test_the_lockout_uses_the_proxy_aware_client_address(client, settings):
+    settings.RATELIMIT_ADMIN_LOGIN_IP = "100/h"
+    settings.TRUSTED_PROXY_COUNT = 1
+    User.objects.create_superuser("staff", "staff@example.org", STAFF_PASSWORD)
+
+    def via_proxy(password: str, client_address: str, forged: str = "") -> int:
+        forwarded = f"{forged}, {client_address}" if forged else client_address
+        return client.post(
+            login_url(settings),
+            {"username": "staff", "password": password},
+            REMOTE_ADDR="10.0.0.1",  # the proxy: every request comes from it
+            HTTP_X_FORWARDED_FOR=forwarded,
+        ).status_code
+
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        assert via_proxy("wrong", "203.0.113.9", forged=f"198.51.100.{n}") == 200
+    assert via_proxy(STAFF_PASSWORD, "203.0.113.9", forged="198.51.100.200") == 429
+    assert via_proxy(STAFF_PASSWORD, "203.0.113.10") == 302

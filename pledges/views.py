@@ -87,6 +87,17 @@ def too_many_requests(request: HttpRequest, exception: Exception) -> HttpRespons
     return render(request, "429.html", status=429)
 
 
+def admin_login_locked_out(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
+    """django-axes' lockout page: the username is locked for this connection only."""
+    ctx = {
+        "title": "Too many failed sign-ins",
+        "message": "Too many wrong passwords were tried for this username from your connection, "
+        "so it cannot sign in from here for a while. Please try again later, or ask another "
+        "administrator to unlock it.",
+    }
+    return render(request, "request_refused.html", ctx, status=429)
+
+
 # The hard limit counts every POST, valid or not, and refuses before any database work.
 @require_POST
 @ratelimit(group="sign-ip-hard", key=client_key, rate=rate_setting("RATELIMIT_SIGN_IP_HARD"))

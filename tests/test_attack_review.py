@@ -303,7 +303,7 @@ def test_a_form_with_a_small_file_part_signs_and_the_file_is_dropped(client, val
 
 # 2. Admin lockout by strangers
 
-STAFF_PASSWORD = "a-long-staff-password"  # noqa: S105 (a test account)
+STAFF_PASSWORD = "a-long-staff-password"
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import re
 import socket
 import threading
 import time
+import urllib.request
 from urllib.parse import quote, unquote
 
 import pytest
@@ -269,6 +270,20 @@ def test_a_chunked_body_without_a_length_is_refused_before_it_is_read(app_server
     status, page, taken = post_streaming(app_server, "/sign/", headers, 200 * MEGABYTE)
     assert status == 411 and "size" in page
     assert taken < 20 * MEGABYTE, taken
+
+
+def test_the_documented_haproxy_refuses_large_and_chunked_bodies_itself(app_server, tmp_path):
+    from tests.servers import haproxy
+
+    with haproxy([app_server], tmp_path) as port:
+        for headers in (
+            {"Content-Type": "multipart/form-data; boundary=xyz", "Content-Length": 200 * MEGABYTE},
+            {"Content-Type": "application/x-www-form-urlencoded", "Transfer-Encoding": "chunked"},
+        ):
+            status, page, taken = post_streaming(port, "/sign/", headers, 200 * MEGABYTE)
+            assert status == 413 and "Server: gunicorn" not in page  # haproxy answered
+            assert taken < 20 * MEGABYTE, taken
+        assert urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10).status == 200
 
 
 @pytest.mark.parametrize("path", ["/sign/", "/verify/abc/", "/withdraw/abc/"])

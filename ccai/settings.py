@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "pledges.middleware.AdminFormLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
@@ -192,6 +193,14 @@ EMAIL_DOMAIN_CHECK_TIMEOUT = env.float("EMAIL_DOMAIN_CHECK_TIMEOUT", default=2.0
 # Request limits: a signature is a few hundred bytes; refuse anything far larger.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
+# Signed-in staff posting to the admin may send more fields: a changelist page of 100 rows
+# posts one field per ticked row (see pledges/middleware.py).
+ADMIN_DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("ADMIN_DATA_UPLOAD_MAX_NUMBER_FIELDS", default=1000)
+
+# Bulk moderation: a selection up to BULK_IN_REQUEST_MAX signatures changes in the request;
+# a larger one becomes a background job that the worker runs BULK_BATCH_SIZE rows at a time.
+BULK_IN_REQUEST_MAX = env.int("BULK_IN_REQUEST_MAX", default=500)
+BULK_BATCH_SIZE = env.int("BULK_BATCH_SIZE", default=1000)
 
 # Security
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY_COUNT else None

@@ -4,17 +4,32 @@ models.py. Built for a million signatures: no full COUNT(*), no query per row.""
 
 from functools import cached_property
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Lower
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
-from django.urls import path, reverse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404
+from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
+from pledges import bulk, triage
 from pledges.exports import csv_lines
 from pledges.models import (
+    EMAIL_DOMAIN,
+    TRIAGE_ORDER,
+    BulkModerationJob,
     Guild,
     LetterVersion,
     ModerationEvent,
@@ -66,6 +81,56 @@ class FlagFilter(admin.SimpleListFilter):
         return queryset
 
 
+class CreditFilter(admin.SimpleListFilter):
+    title = "credit"
+    parameter_name = "credit"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Has a credit"), ("no", "No credit")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(credit="")
+        if self.value() == "no":
+            return queryset.filter(credit="")
+        return queryset
+
+
+class _ExactValueFilter(admin.SimpleListFilter):
+    """A filter reached from a link (a burst's siblings), shown in the sidebar only while on:
+    a SimpleListFilter without choices would be dropped, and its rows silently shown unfiltered."""
+
+    def lookups(self, request, model_admin):
+        return [(self.value(), self.describe(self.value()))] if self.value() else []
+
+    def describe(self, value: str) -> str:
+        return value
+
+
+class AddressFilter(_ExactValueFilter):
+    title = "internet address"
+    parameter_name = "ip"
+
+    def describe(self, value: str) -> str:
+        return f"the one of this burst ({value[:8]}…)"
+
+    def queryset(self, request, queryset):
+        return queryset.filter(ip_hash=self.value()) if self.value() else queryset
+
+
+class DomainFilter(_ExactValueFilter):
+    title = "email domain"
+    parameter_name = "domain"
+
+    def describe(self, value: str) -> str:
+        return f"@{value}"
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        return queryset.alias(domain=EMAIL_DOMAIN).filter(domain=self.value().lower())
+
+
 class GuildFilter(admin.SimpleListFilter):
     """EXISTS rather than a join, so that the changelist needs no DISTINCT over a million rows."""
 
@@ -112,24 +177,55 @@ def _report(modeladmin, request, verb: str, changed: int, total: int) -> None:
     modeladmin.message_user(request, message, messages.SUCCESS if not skipped else messages.WARNING)
 
 
-# Each row is its own conditional update and log entry; "select all" on a queue of 100,000
-# would outlast the request, so an action takes at most this many rows.
-MAX_ACTION_ROWS = 1000
-
-
 def _moderation_action(method: str, verb: str, description: str):
     @admin.action(description=description, permissions=["moderate"])
     def action(modeladmin, request, queryset):
-        signatures = list(queryset.order_by("pk")[: MAX_ACTION_ROWS + 1])
-        if len(signatures) > MAX_ACTION_ROWS:
-            message = f"Nothing changed: select at most {MAX_ACTION_ROWS:,} signatures at a time."
-            modeladmin.message_user(request, message, messages.ERROR)
-            return
-        changed = sum(getattr(signature, method)(request.user) for signature in signatures)
-        _report(modeladmin, request, verb, changed, len(signatures))
+        limit = settings.BULK_IN_REQUEST_MAX
+        across = request.POST.get("select_across") == "1"
+        if across and queryset.order_by()[: limit + 1].count() > limit:
+            return _start_job(modeladmin, request, method)
+        if method == "resend_confirmation":
+            signatures = list(queryset.order_by("pk"))
+            changed = sum(signature.resend_confirmation(request.user) for signature in signatures)
+            total = len(signatures)
+        else:
+            total = queryset.order_by().count()
+            changed = len(queryset.moderate(method, request.user))
+        _report(modeladmin, request, verb, changed, total)
 
     action.__name__ = method
     return action
+
+
+def _start_job(modeladmin, request, method: str) -> HttpResponseRedirect:
+    query = bulk.selection_query(request)
+    where = modeladmin.opts.verbose_name_plural
+    description = f"All {where}" + (f" matching {query}" if query else "")
+    job = bulk.start_job(
+        action=method,
+        changelist=modeladmin.opts.label_lower,
+        query=query,
+        description=description,
+        by=request.user,
+    )
+    message = format_html(
+        '{} runs in the background: <a href="{}">follow its progress</a>.',
+        job,
+        reverse("admin:pledges_bulkmoderationjob_change", args=[job.pk]),
+    )
+    modeladmin.message_user(request, message, messages.SUCCESS)
+    return HttpResponseRedirect(reverse("admin:pledges_bulkmoderationjob_change", args=[job.pk]))
+
+
+class SignatureChangeList(ChangeList):
+    """Works out the triage reasons for the whole page at once (see pledges/triage.py)."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        self.result_list = list(self.result_list)
+        reasons = triage.reasons_for(self.result_list)
+        for signature in self.result_list:
+            signature.triage_reasons = reasons.get(signature.pk, [])
 
 
 @admin.register(Signature)
@@ -139,8 +235,9 @@ class SignatureAdmin(admin.ModelAdmin):
         "email",
         "profession",
         "guild_names",
+        "credit",
         "status",
-        "flag_names",
+        "reasons",
         "featured",
         "created_at",
         "confirmed_at",
@@ -150,6 +247,9 @@ class SignatureAdmin(admin.ModelAdmin):
         GuildFilter,
         "profession",
         FlagFilter,
+        CreditFilter,
+        AddressFilter,
+        DomainFilter,
         "featured",
         "show_publicly",
         ("created_at", admin.DateFieldListFilter),
@@ -176,7 +276,10 @@ class SignatureAdmin(admin.ModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["full_name", "email", "profession", "guild_names", "credit", "country"]}),
-        ("Moderation", {"fields": ["status", "flag_names", "featured", "show_publicly", "updates_opt_in"]}),
+        (
+            "Moderation",
+            {"fields": ["status", "flag_names", "reasons", "featured", "show_publicly", "updates_opt_in"]},
+        ),
         (
             "Record",
             {
@@ -192,6 +295,13 @@ class SignatureAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    change_form_template = "admin/pledges/signature/change_form.html"
+    change_list_template = "admin/pledges/signature/change_list.html"
+    count_noun = ("signature", "signatures")  # the queue's verbose name is not a count's
+
+    def get_changelist(self, request, **kwargs):
+        return SignatureChangeList
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("guilds")
@@ -212,10 +322,27 @@ class SignatureAdmin(admin.ModelAdmin):
     def has_export_permission(self, request) -> bool:
         return request.user.has_perm("pledges.export_signature")
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Erasure is the signer's withdrawal; deleting outright is for a superuser alone.
+        return request.user.is_active and request.user.is_superuser
+
     def get_actions(self, request):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # withdrawal, not deletion, is how a signature goes
         return actions
+
+    @admin.display(description="why it waits")
+    def reasons(self, signature: Signature) -> str:
+        reasons = getattr(signature, "triage_reasons", None)
+        if reasons is None:  # the change page
+            reasons = triage.reasons_for([signature]).get(signature.pk, [])
+        if not reasons:
+            return "Notable: has a credit" if signature.credit and signature.status == "confirmed" else ""
+        return format_html_join(
+            "",
+            "<div>{}</div>",
+            ((format_html('<a href="{}">{}</a>', r.url, r.text) if r.url else r.text,) for r in reasons),
+        )
 
     @admin.display(description="guilds")
     def guild_names(self, signature: Signature) -> str:
@@ -237,9 +364,72 @@ class SignatureAdmin(admin.ModelAdmin):
 
     # The CSV export of what the changelist shows, with its filters and search.
     def get_urls(self):
-        name = f"{self.opts.app_label}_{self.opts.model_name}_export"
-        export = path("export/", self.admin_site.admin_view(self.export_view), name=name)
-        return [export, *super().get_urls()]
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        export = path("export/", self.admin_site.admin_view(self.export_view), name=f"{prefix}_export")
+        act = path(
+            "<int:object_id>/act/<str:action>/",
+            self.admin_site.admin_view(self.act_view),
+            name=f"{prefix}_act",
+        )
+        return [export, act, *super().get_urls()]
+
+    # The buttons on a signature's page: the same model methods as the bulk actions.
+    SINGLE_ACTIONS = {
+        "approve": "Approved",
+        "reject": "Rejected",
+        "feature": "Featured",
+        "unfeature": "Unfeatured",
+    }
+
+    def act_view(self, request: HttpRequest, object_id: int, action: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponse(
+                "Use the buttons on the signature's page.", status=405, content_type="text/plain"
+            )
+        if not self.has_moderate_permission(request):
+            raise PermissionDenied
+        if action not in self.SINGLE_ACTIONS:
+            return HttpResponseBadRequest("There is no such action.")
+        signature = get_object_or_404(Signature, pk=object_id)
+        if getattr(signature, action)(request.user):
+            self.message_user(request, f"{self.SINGLE_ACTIONS[action]} “{signature}”.", messages.SUCCESS)
+        else:
+            message = f"“{signature}” is {signature.get_status_display().lower()}: nothing changed."
+            self.message_user(request, message, messages.WARNING)
+        return HttpResponseRedirect(
+            reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[signature.pk])
+        )
+
+    def signature_buttons(self, request, signature: Signature) -> list[tuple[str, str]]:
+        """The actions this signature's state allows, as (label, action)."""
+        if signature is None or not self.has_moderate_permission(request):
+            return []
+        S = Signature.Status
+        buttons = []
+        if signature.status in {S.CONFIRMED, S.REJECTED}:
+            buttons.append(("Approve", "approve"))
+        if signature.status in {S.CONFIRMED, S.APPROVED}:
+            buttons.append(("Reject", "reject"))
+        if signature.status == S.APPROVED:
+            buttons.append(("Unfeature", "unfeature") if signature.featured else ("Feature", "feature"))
+        return buttons
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        signature = self.get_object(request, object_id)
+        prefix = f"admin:{self.opts.app_label}_{self.opts.model_name}"
+        try:
+            verify_url = reverse("admin:pledges_signature_verify", args=[object_id])
+        except NoReverseMatch:  # the verification page comes with the trust issue
+            verify_url = ""
+        extra_context = {
+            **(extra_context or {}),
+            "signature_buttons": [
+                (label, reverse(f"{prefix}_act", args=[object_id, action]))
+                for label, action in self.signature_buttons(request, signature)
+            ],
+            "verify_url": verify_url if self.has_moderate_permission(request) and signature else "",
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def changelist_view(self, request, extra_context=None):
         if _has_nul(request):
@@ -308,7 +498,10 @@ class QueuedSignatureAdmin(SignatureAdmin):
     """The moderation queue: confirmed, not yet moderated, oldest first."""
 
     list_filter = [f for f in SignatureAdmin.list_filter if f != "status"]
-    ordering = ["confirmed_at", "pk"]
+    list_display = [f for f in SignatureAdmin.list_display if f != "status"]
+    ordering = TRIAGE_ORDER
+    change_form_template = "admin/pledges/signature/change_form.html"
+    change_list_template = "admin/pledges/queuedsignature/change_list.html"
 
     def get_queryset(self, request):
         return super().get_queryset(request).moderation_queue()
@@ -332,6 +525,88 @@ class ModerationEventAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(BulkModerationJob)
+class BulkModerationJobAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "state", "progress", "created_by", "created_at", "finished_at"]
+    list_filter = ["state", "action"]
+    list_select_related = ["created_by"]
+    fields = readonly_fields = [
+        "action",
+        "description",
+        "state",
+        "progress",
+        "error",
+        "created_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "cancelled_by",
+    ]
+    change_form_template = "admin/pledges/bulkmoderationjob/change_form.html"
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+    @admin.display(description="progress")
+    def progress(self, job: BulkModerationJob) -> str:
+        if job.total is None:
+            return "Not started yet" if not job.finished else ""
+        return format_html(
+            '<progress max="100" value="{}">{}%</progress> {} of {} looked at, {} changed',
+            job.percent_done,
+            job.percent_done,
+            f"{job.processed:,}",
+            f"{job.total:,}",
+            f"{job.changed:,}",
+        )
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_urls(self):
+        cancel = path(
+            "<int:object_id>/cancel/",
+            self.admin_site.admin_view(self.cancel_view),
+            name="pledges_bulkmoderationjob_cancel",
+        )
+        return [cancel, *super().get_urls()]
+
+    def cancel_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponse(
+                "Cancel with the button on the job's page.", status=405, content_type="text/plain"
+            )
+        if not request.user.has_perm("pledges.moderate_signature"):
+            raise PermissionDenied
+        job = get_object_or_404(BulkModerationJob, pk=object_id)
+        if job.cancel(request.user):
+            self.message_user(
+                request,
+                f"Cancelled after {job.processed:,} signatures; {job.changed:,} changed stay changed.",
+            )
+        else:
+            self.message_user(
+                request, f"The job had already ended ({job.get_state_display().lower()}).", messages.WARNING
+            )
+        return HttpResponseRedirect(reverse("admin:pledges_bulkmoderationjob_change", args=[job.pk]))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job = self.get_object(request, object_id)
+        extra_context = {
+            **(extra_context or {}),
+            "job": job,
+            "can_cancel": job is not None
+            and not job.finished
+            and request.user.has_perm("pledges.moderate_signature"),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
 @admin.register(WatchedName)
 class WatchedNameAdmin(admin.ModelAdmin):
     list_display = ["name", "note", "added_by", "created_at"]
@@ -348,9 +623,26 @@ class WatchedNameAdmin(admin.ModelAdmin):
 class LetterVersionAdmin(admin.ModelAdmin):
     """Saving an edited letter makes a new version; the old one stays with its signatures."""
 
-    list_display = ["title", "created_at", "created_by"]
+    list_display = ["title", "is_current", "signed", "created_at", "created_by"]
     fields = ["title", "body"]
     list_select_related = ["created_by"]
+
+    def get_queryset(self, request):
+        # One grouped count over the letter_version index for the page (versions are few).
+        current = LetterVersion.objects.order_by("-created_at", "-pk").values("pk")[:1]
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(signature_count=Count("signatures"), current_pk=Subquery(current))
+        )
+
+    @admin.display(description="current", boolean=True)
+    def is_current(self, version: LetterVersion) -> bool:
+        return version.pk == version.current_pk
+
+    @admin.display(description="signed")
+    def signed(self, version: LetterVersion) -> str:
+        return f"{version.signature_count:,}"
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -367,8 +659,9 @@ class LetterVersionAdmin(admin.ModelAdmin):
 
 @admin.register(SigningStatus)
 class SigningStatusAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "message", "changed_at", "changed_by"]
-    fields = ["paused", "message"]
+    list_display = ["__str__", "publication", "message", "changed_at", "changed_by"]
+    fields = ["paused", "message", "publication"]
+    radio_fields = {"publication": admin.VERTICAL}
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -379,6 +672,14 @@ class SigningStatusAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         obj.changed_at, obj.changed_by = timezone.now(), request.user
         super().save_model(request, obj, form, change)
+        if "publication" in form.changed_data and obj.publishes_at_once:
+            job = bulk.publish_waiting_queue(request.user)
+            url = reverse("admin:pledges_bulkmoderationjob_change", args=[job.pk])
+            message = format_html(
+                'The unflagged signatures in the queue are being published: <a href="{}">progress</a>.',
+                url,
+            )
+            self.message_user(request, message, messages.SUCCESS)
 
 
 @admin.register(Guild, Profession)

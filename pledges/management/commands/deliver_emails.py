@@ -4,14 +4,16 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections, connection
 
+from pledges import bulk
 from pledges.emails import deliver_due
 from pledges.models import OutgoingEmail
 
 
 class Command(BaseCommand):
     help = (
-        "The email worker: delivers the outbox (messages stored by the web requests) through "
-        "EMAIL_URL, retrying temporary failures with back-off. Runs until stopped; run as many as you like."
+        "The worker: delivers the outbox (messages stored by the web requests) through EMAIL_URL, "
+        "retrying temporary failures with back-off, and runs bulk moderation jobs a batch at a time "
+        "between deliveries. Runs until stopped; run as many as you like."
     )
 
     def add_arguments(self, parser):
@@ -27,6 +29,7 @@ class Command(BaseCommand):
         while not self.stopping:
             try:
                 sent = deliver_due(limit=batch)
+                job = bulk.run_next_batch()
             except DatabaseError as error:
                 # The database restarted or went away: drop the connection and try again shortly.
                 self.stderr.write(f"database unavailable, retrying: {error}")
@@ -36,9 +39,14 @@ class Command(BaseCommand):
             total += sent
             if sent:
                 self.stdout.write(f"sent {sent} (total {total})")
-            if once and (sent < batch or not OutgoingEmail.objects.due().exists()):
+            if job is not None:
+                self.stdout.write(
+                    f"bulk job {job.pk} ({job.get_action_display().lower()}): "
+                    f"{job.processed:,} of {job.total or 0:,} looked at, {job.changed:,} changed, {job.state}"
+                )
+            if once and job is None and (sent < batch or not OutgoingEmail.objects.due().exists()):
                 break
-            if sent < batch:
+            if sent < batch and job is None:
                 close_old_connections()
                 time.sleep(poll_seconds)
         self.stdout.write(f"worker stopped after sending {total}")

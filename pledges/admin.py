@@ -173,7 +173,8 @@ def _report(modeladmin, request, verb: str, changed: int, total: int) -> None:
     message = f"{verb} {changed} of {total} signature{'s' if total != 1 else ''}."
     if skipped:
         were = "was" if skipped == 1 else "were"
-        message += f" {skipped} {were} not in a state that allows it, and stayed as they were."
+        flagged = "flagged or " if verb == "Approved" else ""
+        message += f" {skipped} {were} {flagged}not in a state that allows it, and stayed as they were."
     modeladmin.message_user(request, message, messages.SUCCESS if not skipped else messages.WARNING)
 
 

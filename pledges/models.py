@@ -405,6 +405,18 @@ class Signature(models.Model):
             self.status == self.Status.CONFIRMED and not self.flags
         )
 
+    def public_list_note(self) -> str:
+        """What the signer is told about the public list, under the publication policy in force
+        (nothing when they chose not to be listed)."""
+        S = self.Status
+        if not self.show_publicly or self.status not in {S.PENDING, S.CONFIRMED, S.APPROVED}:
+            return ""
+        if self.status == S.APPROVED:
+            return "Your name is now on the public list."
+        if self.status == S.PENDING and not self.flags and SigningStatus.current().publishes_at_once:
+            return "Your name will appear on the public list as soon as you confirm."
+        return "Your name will appear on the public list once our staff have reviewed it."
+
     def _transition(self, allowed_from, condition=None, **changes) -> bool:
         """Apply changes only if the row is still in one of the allowed states, so that a
         double click or two moderators at once change it once. Returns whether it changed."""

@@ -198,10 +198,24 @@ def _moderation_action(method: str, verb: str, description: str):
     return action
 
 
+def _describe_selection(modeladmin, request) -> str:
+    """The selection in words, from the changelist's own filters: "Moderation queue; flags: No flag"."""
+    changelist = modeladmin.get_changelist_instance(request)
+    parts = [str(modeladmin.opts.verbose_name_plural).capitalize()]
+    for spec in changelist.filter_specs:
+        for choice in spec.choices(changelist):
+            if choice.get("selected") and choice.get("query_string") != changelist.get_query_string(
+                remove=spec.expected_parameters()
+            ):
+                parts.append(f"{spec.title}: {choice['display']}")
+    if changelist.query:
+        parts.append(f"search: “{changelist.query}”")
+    return "; ".join(parts)
+
+
 def _start_job(modeladmin, request, method: str) -> HttpResponseRedirect:
     query = bulk.selection_query(request)
-    where = modeladmin.opts.verbose_name_plural
-    description = f"All {where}" + (f" matching {query}" if query else "")
+    description = _describe_selection(modeladmin, request)
     job = bulk.start_job(
         action=method,
         changelist=modeladmin.opts.label_lower,
@@ -499,13 +513,18 @@ class QueuedSignatureAdmin(SignatureAdmin):
     """The moderation queue: confirmed, not yet moderated, oldest first."""
 
     list_filter = [f for f in SignatureAdmin.list_filter if f != "status"]
-    list_display = [f for f in SignatureAdmin.list_display if f != "status"]
+    # What a person needs to decide, reasons first; the address and the rest are on its page.
+    list_display = ["full_name", "reasons", "credit", "profession", "confirmed_at"]
     ordering = TRIAGE_ORDER
     change_form_template = "admin/pledges/signature/change_form.html"
     change_list_template = "admin/pledges/queuedsignature/change_list.html"
 
     def get_queryset(self, request):
         return super().get_queryset(request).moderation_queue()
+
+    def changelist_view(self, request, extra_context=None):
+        title = "Moderation queue: flagged first, then notable, then the rest"
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
 
 
 @admin.register(ModerationEvent)

@@ -37,6 +37,12 @@ def _others(count: int, what: str) -> str:
     return f"{many} {other} {what} within an hour"
 
 
+def _burst_reason(label: str, count: int, source: str, url: str) -> Reason:
+    if not count:  # the others were withdrawn (erased) or rejected and purged since
+        return Reason(f"{label} (no others {source} remain)")
+    return Reason(f"{label}: {_others(count, source)}", url)
+
+
 def _window(signature: Signature) -> dict:
     return {
         "created_at__gte": (signature.created_at - BURST_WINDOW).isoformat(),
@@ -71,19 +77,23 @@ def reasons_for(signatures: list[Signature]) -> dict[int, list[Reason]]:
         for flag in signature.flags:
             if flag == F.WATCHLIST:
                 name = watched.get(signature.search_name)
-                text = f"matches the watched name “{name}”" if name else F(flag).label
+                text = (
+                    f"Matches the watched name “{name}”"
+                    if name
+                    else f"{F(flag).label} (no watched name matches it now)"
+                )
                 listed.append(Reason(text))
             elif flag in {F.IP_BURST, F.IP_SOFT_LIMIT}:
                 count = bursts[signature.pk]["address_others"]
                 query = urlencode({"ip": signature.ip_hash, **_window(signature)})
-                listed.append(
-                    Reason(f"{F(flag).label}: {_others(count, 'from this address')}", f"{changelist}?{query}")
-                )
+                url = f"{changelist}?{query}"
+                listed.append(_burst_reason(F(flag).label, count, "from this address", url))
             elif flag == F.DOMAIN_BURST:
                 count = bursts[signature.pk]["domain_others"]
                 domain = (signature.email or "").rpartition("@")[2]
                 query = urlencode({"domain": domain, **_window(signature)})
-                listed.append(Reason(_others(count, f"from @{domain}"), f"{changelist}?{query}"))
+                url = f"{changelist}?{query}"
+                listed.append(_burst_reason(F(flag).label, count, f"from @{domain}", url))
             else:
                 listed.append(Reason(F(flag).label))
         reasons[signature.pk] = listed

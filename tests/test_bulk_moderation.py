@@ -169,6 +169,7 @@ def test_a_job_takes_only_the_filtered_rows_and_none_signed_after_it(mod_client,
     seed_confirmed(10, credit="Showrunner")
     seed_confirmed(10)
     select_all(mod_client, "reject", query="credit=yes")
+    assert BulkModerationJob.objects.get().description == "Moderation queue; credit: Has a credit"
     seed_confirmed(5, credit="Gaffer")  # after the job was made
     bulk.run_all()
     assert Signature.objects.filter(status=S.REJECTED).count() == 10
@@ -342,9 +343,9 @@ def test_the_queue_opens_on_flagged_then_notable_then_the_rest_with_reasons_in_w
     order = [html.index(s.full_name) for s in [forged, *burst, *domain, notable, plain]]
     assert order[:6] == sorted(order[:6])  # flagged, oldest first
     assert max(order[:6]) < order[6] < order[7]
-    assert "matches the watched name “Natalie Portman”" in html
-    assert "2 others from this address within an hour" in html
-    assert "1 other from @spam.example within an hour" in html
+    assert "Matches the watched name “Natalie Portman”" in html
+    assert "Burst from one IP: 2 others from this address within an hour" in html
+    assert "Burst from one email domain: 1 other from @spam.example within an hour" in html
     assert "Notable: has a credit" in html and "Showrunner, Severance" in html
     link = re.search(r'<a href="([^"]*\?ip=[^"]*)">', html).group(1).replace("&amp;", "&")
     siblings = mod_client.get(link).content.decode()

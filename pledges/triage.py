@@ -129,7 +129,11 @@ def dashboard_figures() -> list[Figure]:
     queue = Signature.objects.moderation_queue()
     url = reverse("admin:pledges_queuedsignature_changelist")
     figures = [
-        Figure(f"Queue: {label.lower()}", _capped(queue.filter(flags__contains=[flag])), f"{url}?flag={flag}")
+        Figure(
+            f"Queue: {label[0].lower()}{label[1:]}",
+            _capped(queue.filter(flags__contains=[flag])),
+            f"{url}?flag={flag}",
+        )
         for flag, label in Signature.Flag.choices
     ]
     figures += [

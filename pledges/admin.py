@@ -1,6 +1,7 @@
-"""Moderation in Django admin. Every action calls a Signature method whose transition is
-conditional, so double clicks and two moderators at once are harmless; the rules stay in
-models.py. Built for a million signatures: no full COUNT(*), no query per row."""
+"""Moderation in Django admin. Every action calls a Signature method (or, to resend the
+confirmation, pledges.signing) whose transition is conditional, so double clicks and two
+moderators at once are harmless; the rules stay out of the admin. Built for a million
+signatures: no full COUNT(*), no query per row."""
 
 from functools import cached_property
 
@@ -24,7 +25,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from pledges import bulk, triage
+from pledges import bulk, signing, triage
 from pledges.exports import csv_lines
 from pledges.models import (
     EMAIL_DOMAIN,
@@ -179,6 +180,9 @@ def _report(modeladmin, request, verb: str, changed: int, total: int) -> None:
 
 
 def _moderation_action(method: str, verb: str, description: str):
+    """An admin action: a set-based conditional update (SignatureQuerySet.moderate) for a page
+    or a small "select all", a background job (pledges/bulk.py) for a large one."""
+
     @admin.action(description=description, permissions=["moderate"])
     def action(modeladmin, request, queryset):
         limit = settings.BULK_IN_REQUEST_MAX
@@ -187,7 +191,7 @@ def _moderation_action(method: str, verb: str, description: str):
             return _start_job(modeladmin, request, method)
         if method == "resend_confirmation":
             signatures = list(queryset.order_by("pk"))
-            changed = sum(signature.resend_confirmation(request.user) for signature in signatures)
+            changed = sum(signing.resend_confirmation(signature, request.user) for signature in signatures)
             total = len(signatures)
         else:
             total = queryset.order_by().count()

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.http import HttpRequest, QueryDict
 from django.utils import timezone
 
+from pledges import signing
 from pledges.models import BulkModerationJob, Signature
 
 # Query-string keys that say how a changelist page looks, not which rows it holds.
@@ -95,7 +96,7 @@ def run_batch(job: BulkModerationJob, batch_size: int) -> None:
     if ids:
         rows = Signature.objects.filter(pk__in=ids)
         if job.action == job.Action.RESEND_CONFIRMATION:
-            job.changed += sum(signature.resend_confirmation(job.created_by) for signature in rows)
+            job.changed += sum(signing.resend_confirmation(signature, job.created_by) for signature in rows)
         else:
             job.changed += len(rows.moderate(job.action, job.created_by, job=job))
         job.processed += len(ids)

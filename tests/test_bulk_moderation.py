@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from pledges import bulk
+from pledges.figures import live_figures
 from pledges.models import (
     BulkModerationJob,
     LetterVersion,
@@ -23,9 +24,8 @@ from pledges.models import (
     Signature,
     SigningStatus,
     WatchedName,
-    live_figures,
 )
-from tests.conftest import make_signature
+from tests.utils import make_signature
 
 pytestmark = pytest.mark.django_db
 

@@ -12,15 +12,16 @@ from django.urls import reverse
 from pledges.models import Signature, WatchedName
 
 # Bursts are counted up to here: enough to tell a handful from a flood, cheap at any size.
-BURST_COUNT_CAP = 1000
+BURST_COUNT_CAP = 200
 BURST_WINDOW = timedelta(hours=1)
 
-_OTHERS_SQL = """(SELECT count(*) FROM (
+# Counted only for rows with the flag (CASE runs the subquery for those alone).
+_OTHERS_SQL = """CASE WHEN pledges_signature.flags && %s::varchar[] THEN (SELECT count(*) FROM (
     SELECT 1 FROM pledges_signature other
     WHERE {same} AND other.id <> pledges_signature.id
       AND other.created_at >= pledges_signature.created_at - interval '1 hour'
       AND other.created_at < pledges_signature.created_at + interval '1 hour'
-    LIMIT %s) AS capped)"""
+    LIMIT %s) AS capped) END"""
 _SAME_ADDRESS = "pledges_signature.ip_hash <> '' AND other.ip_hash = pledges_signature.ip_hash"
 # The same expression as the signature_domain_created index, so that the index serves it.
 _SAME_DOMAIN = "split_part(other.email, '@', 2) = split_part(pledges_signature.email, '@', 2)"
@@ -63,9 +64,14 @@ def reasons_for(signatures: list[Signature]) -> dict[int, list[Reason]]:
         )
     bursts = {}
     if any({F.IP_BURST, F.DOMAIN_BURST, F.IP_SOFT_LIMIT} & set(s.flags) for s in flagged):
-        # Constant SQL; the only value is the cap, passed as a parameter.
-        address_others = RawSQL(_OTHERS_SQL.format(same=_SAME_ADDRESS), [BURST_COUNT_CAP])  # noqa: S611
-        domain_others = RawSQL(_OTHERS_SQL.format(same=_SAME_DOMAIN), [BURST_COUNT_CAP])  # noqa: S611
+        # Constant SQL; the flags and the cap are passed as parameters.
+        address_sql, domain_sql = (
+            _OTHERS_SQL.format(same=_SAME_ADDRESS),
+            _OTHERS_SQL.format(same=_SAME_DOMAIN),
+        )
+        address_flags = [F.IP_BURST.value, F.IP_SOFT_LIMIT.value]
+        address_others = RawSQL(address_sql, [address_flags, BURST_COUNT_CAP])  # noqa: S611
+        domain_others = RawSQL(domain_sql, [[F.DOMAIN_BURST.value], BURST_COUNT_CAP])  # noqa: S611
         rows = Signature.objects.filter(pk__in=[s.pk for s in flagged]).annotate(
             address_others=address_others, domain_others=domain_others
         )

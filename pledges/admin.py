@@ -240,6 +240,12 @@ class SignatureChangeList(ChangeList):
     """Works out the triage reasons for the whole page at once (see pledges/triage.py)."""
 
     def get_results(self, request):
+        if getattr(request, "selection_only", False):
+            # A bulk job rebuilding its selection (pledges/bulk.py) needs the queryset, not a page.
+            self.result_list, self.result_count, self.full_result_count = [], 0, None
+            self.show_full_result_count, self.show_admin_actions = False, False
+            self.can_show_all, self.multi_page, self.paginator = False, False, None
+            return
         super().get_results(request)
         self.result_list = list(self.result_list)
         reasons = triage.reasons_for(self.result_list)

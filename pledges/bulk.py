@@ -66,6 +66,7 @@ def selection(job: BulkModerationJob):
     request.method = "GET"
     request.GET = QueryDict(job.query)
     request.user = user
+    request.selection_only = True  # no page of results, no counts: see SignatureChangeList
     changelist = model_admin.get_changelist_instance(request)
     return changelist.get_queryset(request).filter(pk__lte=job.max_signature_id)
 

@@ -3,7 +3,6 @@ jobs run by the worker, the publication policy, triage, and the signature page's
 
 import io
 import re
-import threading
 from urllib.parse import urlencode
 
 import pytest
@@ -25,7 +24,7 @@ from pledges.models import (
     SigningStatus,
     WatchedName,
 )
-from tests.utils import make_signature
+from tests.utils import at_once, make_signature
 
 pytestmark = pytest.mark.django_db
 
@@ -216,9 +215,8 @@ def test_running_the_same_job_twice_changes_each_signature_once(mod_client, sett
     assert ModerationEvent.objects.count() == 25
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_workers_at_once_change_each_signature_once(settings):
-    settings.BULK_IN_REQUEST_MAX = 5
     moderator = User.objects.create_user("mo2", password="a-long-password-1", is_staff=True)
     moderator.groups.add(Group.objects.get(name="Moderators"))
     seed_confirmed(400)
@@ -226,23 +224,7 @@ def test_two_workers_at_once_change_each_signature_once(settings):
         bulk.start_job(
             action="approve", changelist="pledges.queuedsignature", query="", description="all", by=moderator
         )
-    barrier, errors = threading.Barrier(2), []
-
-    def worker():
-        try:
-            barrier.wait()
-            bulk.run_all(batch_size=25)
-        except Exception as error:  # surfaced below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors
+    at_once(lambda batch_size: bulk.run_all(batch_size=batch_size), [25, 25])
     assert Signature.objects.filter(status=S.APPROVED).count() == 400
     assert ModerationEvent.objects.count() == 400
     assert sorted(BulkModerationJob.objects.values_list("state", flat=True)) == ["done", "done"]

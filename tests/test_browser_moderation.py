@@ -63,7 +63,7 @@ def test_a_moderator_approves_a_full_page_then_selects_all_as_a_job(desk, live_s
     page.select_option("select[name=action]", "approve")
     page.click("button[name=index]")
     assert "Waiting for the worker" in page.content()
-    job = BulkModerationJob.objects.get()
+    assert BulkModerationJob.objects.get().state == "queued"
     bulk.run_all()
     page.reload()
     assert "Done" in page.content() and "300 of 300 looked at, 300 changed" in page.content()

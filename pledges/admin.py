@@ -289,7 +289,7 @@ class SignatureAdmin(admin.ModelAdmin):
     show_full_result_count = False
     inlines = [ModerationEventInline]
     actions = [
-        _moderation_action("approve", "Approved", "Approve the selected signatures"),
+        _moderation_action("approve", "Approved", "Approve the selected signatures (those without flags)"),
         _moderation_action("reject", "Rejected", "Reject the selected signatures"),
         _moderation_action("feature", "Featured", "Feature the selected signatures (approved only)"),
         _moderation_action("unfeature", "Unfeatured", "Stop featuring the selected signatures"),

@@ -7,13 +7,15 @@ from django.db import DatabaseError, close_old_connections, connection
 from pledges import bulk
 from pledges.emails import deliver_due
 from pledges.models import OutgoingEmail
+from pledges.updates import work_on_updates
 
 
 class Command(BaseCommand):
     help = (
         "The worker: delivers the outbox (messages stored by the web requests) through EMAIL_URL, "
-        "retrying temporary failures with back-off, and runs bulk moderation jobs a batch at a time "
-        "between deliveries. Runs until stopped; run as many as you like."
+        "retrying temporary failures with back-off; whenever the outbox has nothing due, one batch of "
+        "the updates staff are sending to signers; and one batch of a bulk moderation job each turn. "
+        "Runs until stopped; run as many as you like."
     )
 
     def add_arguments(self, parser):
@@ -25,10 +27,12 @@ class Command(BaseCommand):
         self.stopping = False
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
-        total = 0
+        total = updates_total = 0
         while not self.stopping:
             try:
                 sent = deliver_due(limit=batch)
+                # Confirmations and the like first: updates get a batch only once none is due.
+                queued, updates = (0, 0) if sent >= batch else work_on_updates(limit=batch)
                 job = bulk.run_next_batch()
             except DatabaseError as error:
                 # The database restarted or went away: drop the connection and try again shortly.
@@ -37,16 +41,22 @@ class Command(BaseCommand):
                 time.sleep(poll_seconds)
                 continue
             total += sent
+            updates_total += updates
             if sent:
                 self.stdout.write(f"sent {sent} (total {total})")
+            if queued:
+                self.stdout.write(f"queued {queued} recipients of an update")
+            if updates:
+                self.stdout.write(f"delivered {updates} update emails (total {updates_total})")
             if job is not None:
                 self.stdout.write(
                     f"bulk job {job.pk} ({job.get_action_display().lower()}): "
                     f"{job.processed:,} of {job.total or 0:,} looked at, {job.changed:,} changed, {job.state}"
                 )
-            if once and job is None and (sent < batch or not OutgoingEmail.objects.due().exists()):
+            idle = sent < batch and not queued and not updates and job is None
+            if once and idle and not OutgoingEmail.objects.due().exists():
                 break
-            if sent < batch and job is None:
+            if idle:
                 close_old_connections()
                 time.sleep(poll_seconds)
         self.stdout.write(f"worker stopped after sending {total}")

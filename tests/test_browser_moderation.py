@@ -62,9 +62,11 @@ def test_a_moderator_approves_a_full_page_then_selects_all_as_a_job(desk, live_s
     assert "All 300 signatures in this list selected" in page.locator(".all").inner_text()
     page.select_option("select[name=action]", "approve")
     page.click("button[name=index]")
-    assert "Waiting for the worker" in page.content()
+    # Locators wait for the page, which refreshes itself every 3 s while the job is unfinished.
+    assert page.locator(".job-progress strong").inner_text() == "Waiting for the worker"
     assert BulkModerationJob.objects.get().state == "queued"
     bulk.run_all()
     page.reload()
-    assert "Done" in page.content() and "300 of 300 looked at, 300 changed" in page.content()
+    assert page.locator(".job-progress strong").inner_text() == "Done"
+    assert "300 of 300 looked at, 300 changed" in page.locator(".field-progress").inner_text()
     assert Signature.objects.filter(status=Signature.Status.APPROVED).count() == 400

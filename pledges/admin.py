@@ -6,6 +6,7 @@ signatures: no full COUNT(*), no query per row."""
 from functools import cached_property
 
 from csp.decorators import csp_replace
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -14,7 +15,6 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
-from django.db.models.functions import Lower
 from django.http import (
     Http404,
     HttpRequest,
@@ -25,16 +25,19 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from pledges import bulk, emails, signing, triage, updates
 from pledges.exports import csv_lines
+from pledges.forms import clean_text
+from pledges.mailboxes import InvalidAddress, canonical_mailbox
 from pledges.models import (
     EMAIL_DOMAIN,
     TRIAGE_ORDER,
+    AboutPage,
     BulkModerationJob,
     Guild,
     LetterVersion,
@@ -138,6 +141,43 @@ class DomainFilter(_ExactValueFilter):
         return queryset.alias(domain=EMAIL_DOMAIN).filter(domain=self.value().lower())
 
 
+class VerifiedFilter(admin.SimpleListFilter):
+    title = "verified"
+    parameter_name = "verified"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Verified"), ("no", "Not verified"), ("namesake", "Approved as a namesake")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(verified_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(verified_at__isnull=True)
+        if self.value() == "namesake":
+            return queryset.filter(namesake=True)
+        return queryset
+
+
+class WatchlistFilter(admin.SimpleListFilter):
+    title = "watchlist"
+    parameter_name = "watchlist"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("held", "Held: matches a watched name"),
+            ("recheck", "Recheck: approved before a watched name matched it"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "held":
+            return queryset.filter(
+                status=Signature.Status.CONFIRMED, flags__contains=[Signature.Flag.WATCHLIST]
+            )
+        if self.value() == "recheck":
+            return queryset.filter(watchlist_recheck=True)
+        return queryset
+
+
 class GuildFilter(admin.SimpleListFilter):
     """EXISTS rather than a join, so that the changelist needs no DISTINCT over a million rows."""
 
@@ -161,7 +201,7 @@ class GuildFilter(admin.SimpleListFilter):
 class ModerationEventInline(admin.TabularInline):
     model = ModerationEvent
     verbose_name_plural = "moderation log"
-    fields = readonly_fields = ["created_at", "action", "actor"]
+    fields = readonly_fields = ["created_at", "action", "actor", "note"]
     extra = 0
     can_delete = False
 
@@ -259,6 +299,72 @@ class SignatureChangeList(ChangeList):
             signature.triage_reasons = reasons.get(signature.pk, [])
 
 
+@admin.action(
+    description="Feature the selected signatures (verified, with a credit)", permissions=["moderate"]
+)
+def feature(modeladmin, request, queryset):
+    """Like the other actions, and says why a name could not be featured: a featured name must
+    be verified as the person named (signature_featured_is_verified) and carry a credit
+    (signature_featured_has_credit), so that it can be quoted."""
+    limit = settings.BULK_IN_REQUEST_MAX
+    if request.POST.get("select_across") == "1" and queryset.order_by()[: limit + 1].count() > limit:
+        return _start_job(modeladmin, request, "feature")
+    signatures = list(queryset.order_by("pk"))
+    changed = sum(signature.feature(request.user) for signature in signatures)
+    unverified = [s for s in signatures if s.status == Signature.Status.APPROVED and not s.is_verified]
+    if unverified:
+        names = ", ".join(s.full_name for s in unverified[:10]) + ("…" if len(unverified) > 10 else "")
+        modeladmin.message_user(
+            request,
+            f"Not featured, because only a verified signatory can be featured and these are not: {names}.",
+            messages.ERROR,
+        )
+    without_credit = [
+        s for s in signatures if s.status == Signature.Status.APPROVED and s.is_verified and not s.credit
+    ]
+    if without_credit:
+        names = ", ".join(s.full_name for s in without_credit[:10]) + (
+            "…" if len(without_credit) > 10 else ""
+        )
+        modeladmin.message_user(
+            request,
+            f"Not featured, because a featured name must show a credit (a notable credit, company or "
+            f"channel) and these have none: {names}.",
+            messages.ERROR,
+        )
+    _report(modeladmin, request, "Featured", changed, len(signatures))
+
+
+class VerifyForm(forms.Form):
+    method = forms.ChoiceField(
+        label="How did you verify that the person named signed?",
+        choices=Signature.VerificationMethod.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Please say how you verified them."},
+    )
+    note = forms.CharField(
+        label="Note (who confirmed it, a link, a message id)",
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def clean_note(self) -> str:
+        return clean_text(self.cleaned_data["note"], label="The note")
+
+
+class NamesakeForm(forms.Form):
+    namesake_note = forms.CharField(
+        label="Note (why you believe this is someone else with the name)",
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def clean_namesake_note(self) -> str:
+        return clean_text(self.cleaned_data["namesake_note"], label="The note")
+
+
 @admin.register(Signature)
 class SignatureAdmin(admin.ModelAdmin):
     list_display = [
@@ -269,6 +375,7 @@ class SignatureAdmin(admin.ModelAdmin):
         "credit",
         "status",
         "reasons",
+        "verified_mark",
         "featured",
         "created_at",
         "confirmed_at",
@@ -281,6 +388,8 @@ class SignatureAdmin(admin.ModelAdmin):
         CreditFilter,
         AddressFilter,
         DomainFilter,
+        WatchlistFilter,
+        VerifiedFilter,
         "featured",
         "show_publicly",
         ("created_at", admin.DateFieldListFilter),
@@ -288,7 +397,7 @@ class SignatureAdmin(admin.ModelAdmin):
     ]
     search_fields = ["full_name", "email"]
     search_help_text = "A name (any words, accents optional) or an exact email address."
-    list_select_related = ["profession"]
+    list_select_related = ["profession", "watchlist_match"]
     list_per_page = 100
     ordering = ["-created_at"]
     paginator = CappedCountPaginator
@@ -296,8 +405,13 @@ class SignatureAdmin(admin.ModelAdmin):
     inlines = [ModerationEventInline]
     actions = [
         _moderation_action("approve", "Approved", "Approve the selected signatures (those without flags)"),
+        _moderation_action(
+            "approve_clearing_flags",
+            "Approved, clearing their flags,",
+            "Approve and clear flags (not watchlist holds or duplicate mailboxes)",
+        ),
         _moderation_action("reject", "Rejected", "Reject the selected signatures"),
-        _moderation_action("feature", "Featured", "Feature the selected signatures (approved only)"),
+        feature,
         _moderation_action("unfeature", "Unfeatured", "Stop featuring the selected signatures"),
         _moderation_action(
             "resend_confirmation",
@@ -306,10 +420,37 @@ class SignatureAdmin(admin.ModelAdmin):
         ),
     ]
     fieldsets = [
-        (None, {"fields": ["full_name", "email", "profession", "guild_names", "credit", "country"]}),
+        (
+            None,
+            {"fields": ["full_name", "email", "mailbox", "profession", "guild_names", "credit", "country"]},
+        ),
         (
             "Moderation",
-            {"fields": ["status", "flag_names", "reasons", "featured", "show_publicly", "updates_opt_in"]},
+            {
+                "fields": [
+                    "status",
+                    "flag_names",
+                    "reasons",
+                    "watched_name",
+                    "watchlist_recheck",
+                    "trust_actions",
+                    "featured",
+                    "show_publicly",
+                    "updates_opt_in",
+                ]
+            },
+        ),
+        (
+            "Verification",
+            {
+                "fields": [
+                    "verified_at",
+                    "verified_by",
+                    "verification_method",
+                    "verification_note",
+                    "namesake",
+                ]
+            },
         ),
         (
             "Record",
@@ -383,14 +524,33 @@ class SignatureAdmin(admin.ModelAdmin):
     def flag_names(self, signature: Signature) -> str:
         return ", ".join(Signature.Flag(flag).label for flag in signature.flags)
 
+    @admin.display(description="matches watched name")
+    def watched_name(self, signature: Signature) -> str:
+        return signature.watchlist_match.name if signature.watchlist_match else ""
+
+    @admin.display(description="verified", boolean=True)
+    def verified_mark(self, signature: Signature) -> bool:
+        return signature.is_verified
+
+    @admin.display(description="verify")
+    def trust_actions(self, signature: Signature) -> str:
+        if signature.status in (Signature.Status.PENDING, Signature.Status.WITHDRAWN):
+            return "Only a confirmed signature can be verified."
+        url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_verify", args=[signature.pk])
+        return format_html('<a class="button" href="{}">Verify, or approve as a namesake</a>', url)
+
     def get_search_results(self, request, queryset, search_term):
-        """An address: the unique index on lower(email); otherwise name words, through the same
-        full-text index as the public list (a LIKE '%…%' would read every row)."""
+        """An address, in any spelling of its mailbox: the unique index on the mailbox; otherwise
+        name words, through the same full-text index as the public list (a LIKE '%…%' would
+        read every row)."""
         term = search_term.strip()
         if not term:
             return queryset, False
         if "@" in term:
-            return queryset.alias(email_lower=Lower("email")).filter(email_lower=term.lower()), False
+            try:
+                return queryset.filter(mailbox=canonical_mailbox(term)), False
+            except InvalidAddress:
+                return queryset.none(), False
         return queryset.name_matches(term), False
 
     # The CSV export of what the changelist shows, with its filters and search.
@@ -402,11 +562,15 @@ class SignatureAdmin(admin.ModelAdmin):
             self.admin_site.admin_view(self.act_view),
             name=f"{prefix}_act",
         )
-        return [export, act, *super().get_urls()]
+        verify = path(
+            "<int:pk>/verify/", self.admin_site.admin_view(self.verify_view), name=f"{prefix}_verify"
+        )
+        return [export, act, verify, *super().get_urls()]
 
     # The buttons on a signature's page: the same model methods as the bulk actions.
     SINGLE_ACTIONS = {
         "approve": "Approved",
+        "approve_clearing_flags": "Approved, clearing its flags,",
         "reject": "Rejected",
         "feature": "Featured",
         "unfeature": "Unfeatured",
@@ -432,26 +596,31 @@ class SignatureAdmin(admin.ModelAdmin):
         )
 
     def signature_buttons(self, request, signature: Signature) -> list[tuple[str, str]]:
-        """The actions this signature's state allows, as (label, action)."""
+        """The actions this signature's state allows, as (label, action). A watchlist hold or a
+        second signature of one mailbox is published only through the Verify page."""
         if signature is None or not self.has_moderate_permission(request):
             return []
-        S = Signature.Status
+        S, F = Signature.Status, Signature.Flag
         buttons = []
         if signature.status in {S.CONFIRMED, S.REJECTED}:
-            buttons.append(("Approve", "approve"))
+            if not signature.flags:
+                buttons.append(("Approve", "approve"))
+            elif not {F.WATCHLIST, F.DUPLICATE_MAILBOX} & set(signature.flags):
+                buttons.append(("Approve and clear flags", "approve_clearing_flags"))
         if signature.status in {S.CONFIRMED, S.APPROVED}:
             buttons.append(("Reject", "reject"))
-        if signature.status == S.APPROVED:
-            buttons.append(("Unfeature", "unfeature") if signature.featured else ("Feature", "feature"))
+        if signature.status == S.APPROVED and signature.featured:
+            buttons.append(("Unfeature", "unfeature"))
+        elif signature.status == S.APPROVED and signature.is_verified:
+            buttons.append(("Feature", "feature"))
         return buttons
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         signature = self.get_object(request, object_id)
         prefix = f"admin:{self.opts.app_label}_{self.opts.model_name}"
-        try:
-            verify_url = reverse("admin:pledges_signature_verify", args=[object_id])
-        except NoReverseMatch:  # the verification page comes with the trust issue
-            verify_url = ""
+        S = Signature.Status
+        can_verify = signature is not None and signature.status in {S.CONFIRMED, S.APPROVED, S.REJECTED}
+        verify_url = reverse("admin:pledges_signature_verify", args=[object_id]) if can_verify else ""
         extra_context = {
             **(extra_context or {}),
             "signature_buttons": [
@@ -461,6 +630,56 @@ class SignatureAdmin(admin.ModelAdmin):
             "verify_url": verify_url if self.has_moderate_permission(request) and signature else "",
         }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def verify_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Verify one signature as the person named (method and note), or approve a watchlist
+        match as a namesake. Both are logged moderation events."""
+        if not self.has_moderate_permission(request):
+            raise PermissionDenied
+        signature = get_object_or_404(Signature.objects.select_related("watchlist_match"), pk=pk)
+        verify_form, namesake_form = VerifyForm(), NamesakeForm()
+        status = 200
+        if request.method == "POST":
+            if "namesake" in request.POST:
+                namesake_form = NamesakeForm(request.POST)
+                if namesake_form.is_valid():
+                    done = signature.approve_as_namesake(
+                        request.user, namesake_form.cleaned_data["namesake_note"]
+                    )
+                    return self._after_trust_action(request, signature, done, "Approved as a namesake")
+            else:
+                verify_form = VerifyForm(request.POST)
+                if verify_form.is_valid():
+                    data = verify_form.cleaned_data
+                    done = signature.verify(request.user, data["method"], data["note"])
+                    return self._after_trust_action(request, signature, done, "Verified")
+            status = 400
+        can_be_namesake = Signature.Flag.WATCHLIST in signature.flags or signature.watchlist_recheck
+        ctx = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Verify {signature}",
+            "signature": signature,
+            "flag_labels": [Signature.Flag(flag).label for flag in signature.flags],
+            "verify_form": verify_form,
+            "namesake_form": namesake_form,
+            "can_be_namesake": can_be_namesake and not signature.is_verified and not signature.namesake,
+            "change_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[pk]),
+        }
+        return TemplateResponse(request, "admin/pledges/signature/verify.html", ctx, status=status)
+
+    def _after_trust_action(self, request, signature: Signature, done: bool, verb: str) -> HttpResponse:
+        if done:
+            self.message_user(request, f"{verb}: {signature}.", messages.SUCCESS)
+        else:
+            self.message_user(
+                request,
+                f"{signature} is not in a state that allows it, and stayed as it was.",
+                messages.WARNING,
+            )
+        return redirect(
+            reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[signature.pk])
+        )
 
     def changelist_view(self, request, extra_context=None):
         if _has_nul(request):
@@ -545,7 +764,7 @@ class QueuedSignatureAdmin(SignatureAdmin):
 
 @admin.register(ModerationEvent)
 class ModerationEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "action", "actor", "signature"]
+    list_display = ["created_at", "action", "actor", "signature", "note"]
     list_filter = ["action", ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["actor", "signature"]
     paginator = CappedCountPaginator
@@ -653,6 +872,21 @@ class WatchedNameAdmin(admin.ModelAdmin):
         if not change:
             obj.added_by = request.user
         super().save_model(request, obj, form, change)
+        held, recheck = obj.apply_to_signatures()
+        if held or recheck:
+            changelist = reverse("admin:pledges_signature_changelist")
+            self.message_user(
+                request,
+                format_html(
+                    "{} matches the signatures already made: {} held for review, {} approved ones "
+                    '<a href="{}?watchlist=recheck">to recheck</a>.',
+                    obj.name,
+                    held,
+                    recheck,
+                    changelist,
+                ),
+                messages.WARNING,
+            )
 
 
 @admin.register(LetterVersion)
@@ -660,7 +894,7 @@ class LetterVersionAdmin(admin.ModelAdmin):
     """Saving an edited letter makes a new version; the old one stays with its signatures."""
 
     list_display = ["title", "is_current", "signed", "created_at", "created_by"]
-    fields = ["title", "body"]
+    fields = ["title", "summary", "body"]
     list_select_related = ["created_by"]
 
     def get_queryset(self, request):
@@ -686,7 +920,7 @@ class LetterVersionAdmin(admin.ModelAdmin):
             obj.save()
             return
         original = LetterVersion.objects.get(pk=obj.pk)
-        revised = original.revise(title=obj.title, body=obj.body, by=request.user)
+        revised = original.revise(title=obj.title, summary=obj.summary, body=obj.body, by=request.user)
         obj.pk, obj.created_at, obj.created_by = revised.pk, revised.created_at, revised.created_by
 
     def has_delete_permission(self, request, obj=None) -> bool:
@@ -716,6 +950,29 @@ class SigningStatusAdmin(admin.ModelAdmin):
                 url,
             )
             self.message_user(request, message, messages.SUCCESS)
+
+
+@admin.register(AboutPage)
+class AboutPageAdmin(admin.ModelAdmin):
+    """What /about/ says, and the contacts that /privacy/ and /press/ show."""
+
+    list_display = ["__str__", "contact_email", "press_email", "changed_at", "changed_by"]
+    fieldsets = [
+        ("Who is behind the letter", {"fields": ["coalition", "organisers"]}),
+        ("Contacts", {"fields": ["contact_email", "press_contact", "press_email", "press_phone"]}),
+        ("Privacy notice", {"fields": ["data_controller", "postal_address"]}),
+    ]
+
+    # The one row comes from a migration; staff edit it and can neither add nor delete one.
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        obj.changed_at, obj.changed_by = timezone.now(), request.user
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Guild, Profession)

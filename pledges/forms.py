@@ -11,8 +11,10 @@ from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 from django_countries import countries
 
+from pledges import watchlist
+from pledges.mailboxes import InvalidAddress, canonical_mailbox
 from pledges.maildomains import can_receive_mail, is_disposable
-from pledges.models import CREDIT_MAX_LENGTH, NAME_MAX_LENGTH, Guild, Profession, PublicListKey
+from pledges.models import CREDIT_MAX_LENGTH, NAME_MAX_LENGTH, Guild, Profession, PublicListKey, Signature
 
 # Control, format (e.g. right-to-left overrides), surrogate, private-use and unassigned characters;
 # U+FFFD is what undecodable bytes in the request became.
@@ -45,6 +47,12 @@ def clean_full_name(value: str) -> str:
     name = clean_text(value, label="Your name")
     if not name:
         raise ValidationError("Please enter your name.")
+    if watchlist.is_only_invisible(name):
+        raise ValidationError(
+            "Your name is made only of blank or invisible characters. Please type it in letters."
+        )
+    # A filler between letters looks like a space, so it becomes one.
+    name = " ".join("".join(" " if char in watchlist.INVISIBLE_FILLERS else char for char in name).split())
     if not any(char.isalpha() for char in name):
         raise ValidationError("Please enter your name in letters.")
     if name[0] in "=+-@":
@@ -59,6 +67,10 @@ def clean_email(value: str) -> str:
     email = unicodedata.normalize("NFKC", value).strip().lower()
     if len(email) > 254:
         raise ValidationError("That email address is too long.")
+    try:
+        canonical_mailbox(email)
+    except InvalidAddress:
+        raise ValidationError("Please enter a valid email address.") from None
     domain = email.rpartition("@")[2]
     if is_disposable(domain):
         raise ValidationError("Please use a permanent email address: we cannot accept disposable addresses.")
@@ -72,19 +84,6 @@ def clean_credit(value: str) -> str:
     if credit and credit[0] in "=+-@":
         raise ValidationError("A credit cannot start with =, +, - or @.")
     return credit
-
-
-class ErrorsTiedToFields:
-    """A form mixin: each field with an error points at it (aria-describedby) for screen readers;
-    the templates give the error the id `<field id>_error`."""
-
-    def full_clean(self) -> None:
-        super().full_clean()
-        for name in self.errors:
-            if name in self.fields:
-                self.fields[name].widget.attrs.update(
-                    {"aria-invalid": "true", "aria-describedby": f"{self[name].auto_id}_error"}
-                )
 
 
 @functools.cache
@@ -111,7 +110,7 @@ class LongSelect(forms.Select):
         )
 
 
-class SignForm(ErrorsTiedToFields, forms.Form):
+class SignForm(forms.Form):
     full_name = forms.CharField(
         label="Full name",
         max_length=NAME_MAX_LENGTH,
@@ -172,6 +171,9 @@ class SignForm(ErrorsTiedToFields, forms.Form):
     # A honeypot: hidden from people by CSS, filled in by naive bots.
     website = forms.CharField(label="Leave this field empty", required=False, max_length=200)
 
+    # Under "Add details (optional)", closed unless one of them has an error.
+    OPTIONAL_DETAILS = ("guilds", "credit", "country")
+
     def clean_full_name(self) -> str:
         return clean_full_name(self.cleaned_data["full_name"])
 
@@ -181,11 +183,24 @@ class SignForm(ErrorsTiedToFields, forms.Form):
     def clean_credit(self) -> str:
         return clean_credit(self.cleaned_data["credit"])
 
+    def error_links(self) -> list[tuple[str, str]]:
+        """Each problem, in the form's order, with the id of the control to fix it in: the error
+        summary at the top of the form links to it (for a group of checkboxes, the first box)."""
+        links = [("", str(error)) for error in self.non_field_errors()]
+        for field in self:
+            target = f"{field.auto_id}_0" if field.field.widget.use_fieldset else field.id_for_label
+            links += [(target, str(error)) for error in field.errors]
+        return links
+
+    @property
+    def optional_details_have_errors(self) -> bool:
+        return any(name in self.errors for name in self.OPTIONAL_DETAILS)
+
     def is_bot(self) -> bool:
         return bool(self.cleaned_data.get("website"))
 
 
-class SignatoryFilterForm(ErrorsTiedToFields, forms.Form):
+class SignatoryFilterForm(forms.Form):
     """The public list's query string: ?q=, ?guild=, ?profession= and the page key ?after=."""
 
     q = forms.CharField(label="Search names", max_length=100, required=False)
@@ -204,6 +219,12 @@ class SignatoryFilterForm(ErrorsTiedToFields, forms.Form):
         required=False,
         empty_label="Any profession",
         error_messages={"invalid_choice": "There is no such profession."},
+    )
+    verified = forms.ChoiceField(
+        label="Verified",
+        choices=[("", "Everyone"), ("1", "Verified signatories only")],
+        required=False,
+        error_messages={"invalid_choice": "Use verified=1 for verified signatories only."},
     )
     after = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
 
@@ -230,6 +251,8 @@ class ImportRowForm(forms.Form):
     guilds = forms.CharField(max_length=500, required=False)
     credit = forms.CharField(max_length=CREDIT_MAX_LENGTH, required=False)
     featured = forms.CharField(max_length=10, required=False)
+    verified = forms.CharField(max_length=20, required=False)
+    verification_note = forms.CharField(max_length=500, required=False)
 
     YES, NO = {"yes", "y", "true", "1", "x"}, {"no", "n", "false", "0", ""}
 
@@ -259,8 +282,30 @@ class ImportRowForm(forms.Form):
             guilds.append(guild)
         return guilds
 
+    def clean_verified(self) -> str:
+        """How staff verified the person (a Signature.VerificationMethod), or blank."""
+        value = self.cleaned_data["verified"].strip().lower()
+        if value and value not in Signature.VerificationMethod.values:
+            methods = ", ".join(Signature.VerificationMethod.values)
+            raise ValidationError(f"verified must be blank or one of {methods}, not {value!r}")
+        return value
+
+    def clean_verification_note(self) -> str:
+        return clean_text(self.cleaned_data["verification_note"], label="The verification note")
+
     def clean_featured(self) -> bool:
         value = self.cleaned_data["featured"].strip().lower()
         if value not in self.YES | self.NO:
             raise ValidationError(f"featured must be yes or no, not {value!r}")
         return value in self.YES
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("featured") and not data.get("verified"):
+            raise ValidationError(
+                "a featured signatory must be verified: say how in the verified column "
+                f"({', '.join(Signature.VerificationMethod.values)})"
+            )
+        if data.get("featured") and not data.get("credit"):
+            raise ValidationError("a featured name needs a credit (a notable credit, company or channel)")
+        return data

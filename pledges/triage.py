@@ -1,6 +1,6 @@
 """Why a signature in the queue needs a person, in words, for a page of the changelist at once:
-two queries for the whole page (the watched names matched, and the burst sizes), however many
-rows it has, and none when nothing on it is flagged."""
+one query for the whole page (the burst sizes), however many rows it has, and none when nothing
+on it is in a burst. The watched name matched comes with the row (watchlist_match)."""
 
 import typing
 from datetime import timedelta
@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from django.db.models.expressions import RawSQL
 from django.urls import reverse
 
-from pledges.models import Signature, WatchedName
+from pledges.models import Signature
 
 # Bursts are counted up to here: enough to tell a handful from a flood, cheap at any size.
 BURST_COUNT_CAP = 200
@@ -56,12 +56,6 @@ def reasons_for(signatures: list[Signature]) -> dict[int, list[Reason]]:
     if not flagged:
         return {}
     F = Signature.Flag
-    watched = {}
-    if any(F.WATCHLIST in s.flags for s in flagged):
-        names = {s.search_name for s in flagged if F.WATCHLIST in s.flags}
-        watched = dict(
-            WatchedName.objects.filter(normalised_name__in=names).values_list("normalised_name", "name")
-        )
     bursts = {}
     if any({F.IP_BURST, F.DOMAIN_BURST, F.IP_SOFT_LIMIT} & set(s.flags) for s in flagged):
         # Constant SQL; the flags and the cap are passed as parameters.
@@ -82,7 +76,9 @@ def reasons_for(signatures: list[Signature]) -> dict[int, list[Reason]]:
         listed = []
         for flag in signature.flags:
             if flag == F.WATCHLIST:
-                name = watched.get(signature.search_name)
+                # The watched name it matched, as stored when it was flagged (the trust issue);
+                # the changelist selects it with the row.
+                name = signature.watchlist_match.name if signature.watchlist_match_id else ""
                 text = (
                     f"Matches the watched name “{name}”"
                     if name

@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.urls import reverse
 
 from pledges.models import (
     LetterVersion,
@@ -102,9 +103,10 @@ def test_approving_twice_changes_once_and_says_so(mod_client):
 def test_actions_only_move_signatures_whose_state_allows_it(mod_client):
     pending = make_signature(status=S.PENDING)
     withdrawn = make_signature(status=S.WITHDRAWN)
-    approved = make_signature(status=S.APPROVED)
+    approved = make_signature(status=S.APPROVED, verified=True, credit="Kindred")
+    unverified = make_signature(status=S.APPROVED, credit="Kindred")
     act(mod_client, "approve", [pending, withdrawn])
-    act(mod_client, "feature", [approved, pending])
+    act(mod_client, "feature", [approved, pending, unverified])
     statuses = dict(Signature.objects.values_list("pk", "status"))
     assert (statuses[pending.pk], statuses[withdrawn.pk]) == (S.PENDING, S.WITHDRAWN)
     assert list(Signature.objects.filter(featured=True)) == [approved]
@@ -117,8 +119,17 @@ def test_actions_only_move_signatures_whose_state_allows_it(mod_client):
     ]
 
 
+def test_featuring_a_name_without_a_credit_says_why_it_failed(mod_client):
+    uncredited = make_signature(status=S.APPROVED, full_name="Nameless Credit", credit="", verified=True)
+    credited = make_signature(status=S.APPROVED, full_name="Has Credit", credit="Kindred", verified=True)
+    html = act(mod_client, "feature", [uncredited, credited]).content.decode()
+    assert "a featured name must show a credit" in html and "Nameless Credit" in html
+    assert "Featured 1 of 2 signatures." in html
+    assert list(Signature.objects.filter(featured=True)) == [credited]
+
+
 def test_unfeature(mod_client):
-    signature = make_signature(status=S.APPROVED, featured=True)
+    signature = make_signature(status=S.APPROVED, featured=True, verified=True)
     act(mod_client, "unfeature", [signature])
     signature.refresh_from_db()
     assert signature.featured is False
@@ -195,7 +206,9 @@ def test_search_by_email_and_by_name_ignoring_case_and_accents(mod_client):
 
 def test_filters_by_flag_guild_status_and_featured(mod_client):
     make_signature(status=S.CONFIRMED, full_name="Flagged One", flags=["ip_burst"])
-    make_signature(status=S.APPROVED, full_name="Guild One", guilds=["dga", "wga"], featured=True)
+    make_signature(
+        status=S.APPROVED, full_name="Guild One", guilds=["dga", "wga"], featured=True, verified=True
+    )
     make_signature(status=S.PENDING, full_name="Plain One")
     cases = {
         "flag=any": {"Flagged One"},
@@ -291,8 +304,15 @@ def test_watchlisted_name_is_flagged_held_and_shown_only_after_approval(mod_clie
     assert "ZOE saldana" in html
     act(mod_client, "approve", [forged])
     assert forged not in Signature.objects.published()  # a routine bulk approve leaves it
-    mod_client.post(f"{CHANGELIST}{forged.pk}/act/approve/")
-    assert forged in Signature.objects.published()
+    act(mod_client, "approve_clearing_flags", [forged])
+    assert forged not in Signature.objects.published()  # a watchlist hold needs a person's decision
+    response = mod_client.post(
+        reverse("admin:pledges_signature_verify", args=[forged.pk]),
+        {"namesake": "1", "namesake_note": "A student"},
+    )
+    assert response.status_code == 302
+    forged.refresh_from_db()
+    assert forged in Signature.objects.published() and forged.namesake and not forged.is_verified
 
 
 def test_watchlist_refuses_the_same_name_twice_with_a_form_error(mod_client):
@@ -325,7 +345,8 @@ def test_editing_the_letter_makes_a_new_version_and_signatures_keep_theirs(admin
     old = LetterVersion.objects.current()
     signature = make_signature(status=S.CONFIRMED)
     response = admin_client_.post(
-        f"/admin/pledges/letterversion/{old.pk}/change/", {"title": old.title, "body": old.body + "\n\nP.S."}
+        f"/admin/pledges/letterversion/{old.pk}/change/",
+        {"title": old.title, "summary": old.summary, "body": old.body + "\n\nP.S."},
     )
     assert response.status_code == 302
     new = LetterVersion.objects.current()
@@ -335,6 +356,29 @@ def test_editing_the_letter_makes_a_new_version_and_signatures_keep_theirs(admin
     signature.refresh_from_db()
     assert signature.letter_version == old
     assert "P.S." in admin_client_.get("/").content.decode()
+
+
+def test_staff_edit_who_is_behind_the_letter_in_the_admin(admin_client_, client):
+    from pledges.models import AboutPage
+
+    about = AboutPage.current()
+    data = {
+        "coalition": "A *new* coalition.",
+        "organisers": "Jo Organiser",
+        "contact_email": "hello@coalition.example",
+        "press_contact": "Pat Press",
+        "press_email": "press@coalition.example",
+        "press_phone": "",
+        "data_controller": "Coalition Ltd",
+        "postal_address": "",
+    }
+    response = admin_client_.post(f"/admin/pledges/aboutpage/{about.pk}/change/", data)
+    assert response.status_code == 302
+    html = client.get("/about/").content.decode()
+    assert "<em>new</em>" in html and "Jo Organiser" in html and "hello@coalition.example" in html
+    assert AboutPage.current().changed_by.username == "boss"
+    bad = admin_client_.post(f"/admin/pledges/aboutpage/{about.pk}/change/", {**data, "press_email": "nope"})
+    assert bad.status_code == 200 and AboutPage.current().press_email == "press@coalition.example"
 
 
 def test_pausing_signing_in_the_admin_stops_signing_with_a_clear_message(

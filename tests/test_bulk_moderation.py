@@ -11,10 +11,12 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from pledges import bulk
 from pledges.figures import live_figures
+from pledges.mailboxes import canonical_mailbox
 from pledges.models import (
     BulkModerationJob,
     LetterVersion,
@@ -64,6 +66,7 @@ def seed_confirmed(count: int, **fields) -> None:
             Signature(
                 full_name=f"Seeded Signer {start + n:05d}",
                 email=f"seed-{start + n}@example.org",
+                mailbox=canonical_mailbox(f"seed-{start + n}@example.org"),
                 profession=profession,
                 letter_version=letter,
                 status=S.CONFIRMED,
@@ -307,10 +310,12 @@ def test_confirming_under_each_policy_says_what_happens_to_the_name(client):
 
 
 def test_the_queue_opens_on_flagged_then_notable_then_the_rest_with_reasons_in_words(mod_client):
-    WatchedName.objects.create(name="Natalie Portman")
+    watched = WatchedName.objects.create(name="Natalie Portman")
     plain = make_signature(status=S.CONFIRMED, full_name="Plain Person")
     notable = make_signature(status=S.CONFIRMED, full_name="Known Showrunner", credit="Showrunner, Severance")
-    forged = make_signature(status=S.CONFIRMED, full_name="natalie  PORTMAN", flags=["watchlist"])
+    forged = make_signature(
+        status=S.CONFIRMED, full_name="natalie  PORTMAN", flags=["watchlist"], watchlist_match=watched
+    )
     burst = [
         make_signature(status=S.CONFIRMED, full_name=f"Burst {n}", ip_hash="f" * 64, flags=["ip_burst"])
         for n in range(3)
@@ -352,12 +357,21 @@ def _queue_queries(client) -> int:
 
 
 def test_the_queue_costs_the_same_queries_for_one_row_as_for_three(mod_client):
-    WatchedName.objects.create(name="Famous One")
+    watched = WatchedName.objects.create(name="Famous One")
     make_signature(
-        status=S.CONFIRMED, full_name="Famous One", flags=["watchlist", "ip_burst"], ip_hash="a" * 64
+        status=S.CONFIRMED,
+        full_name="Famous One",
+        flags=["watchlist", "ip_burst"],
+        ip_hash="a" * 64,
+        watchlist_match=watched,
     )
     one = _queue_queries(mod_client)
-    make_signature(status=S.CONFIRMED, full_name="Famous One", flags=["watchlist", "domain_burst"])
+    make_signature(
+        status=S.CONFIRMED,
+        full_name="Famous One",
+        flags=["watchlist", "domain_burst"],
+        watchlist_match=watched,
+    )
     make_signature(status=S.CONFIRMED, full_name="Another", credit="Composer", guilds=["wga"])
     assert _queue_queries(mod_client) == one
 
@@ -390,6 +404,9 @@ def test_the_signature_page_approves_rejects_features_with_buttons_that_post(mod
     assert f'action="{CHANGELIST}{signature.pk}/act/approve/"' in page
     assert mod_client.get(f"{CHANGELIST}{signature.pk}/act/approve/").status_code == 405
     mod_client.post(f"{CHANGELIST}{signature.pk}/act/approve/")
+    signature.refresh_from_db()
+    assert "/act/feature/" not in mod_client.get(f"{CHANGELIST}{signature.pk}/change/").content.decode()
+    signature.verify(moderator, Signature.VerificationMethod.values[0])  # only the verified are featured
     mod_client.post(f"{CHANGELIST}{signature.pk}/act/feature/")
     signature.refresh_from_db()
     assert (signature.status, signature.featured) == (S.APPROVED, True)
@@ -402,8 +419,48 @@ def test_the_signature_page_approves_rejects_features_with_buttons_that_post(mod
     actions = list(
         ModerationEvent.objects.filter(signature=signature).order_by("pk").values_list("action", "actor")
     )
-    assert actions == [("approve", moderator.pk), ("feature", moderator.pk), ("reject", moderator.pk)]
+    assert actions == [
+        ("approve", moderator.pk),
+        ("verify", moderator.pk),
+        ("feature", moderator.pk),
+        ("reject", moderator.pk),
+    ]
     assert mod_client.post(f"{CHANGELIST}{signature.pk}/act/delete/").status_code == 400
+
+
+def test_the_verify_button_reaches_the_verification_page_and_holds_need_it(mod_client):
+    watched = WatchedName.objects.create(name="Famous Person")
+    held = make_signature(
+        status=S.CONFIRMED, full_name="Famous Person", flags=["watchlist"], watchlist_match=watched
+    )
+    page = mod_client.get(f"{CHANGELIST}{held.pk}/change/").content.decode()
+    verify_url = reverse("admin:pledges_signature_verify", args=[held.pk])
+    assert (
+        f'href="{verify_url}"' in page
+        and "/act/approve/" not in page
+        and "/act/approve_clearing_flags/" not in page
+    )
+    assert mod_client.get(verify_url).status_code == 200
+    burst = make_signature(status=S.CONFIRMED, flags=["ip_burst"])
+    page = mod_client.get(f"{CHANGELIST}{burst.pk}/change/").content.decode()
+    assert "/act/approve_clearing_flags/" in page and "/act/approve/" not in page
+    mod_client.post(f"{CHANGELIST}{burst.pk}/act/approve_clearing_flags/")
+    burst.refresh_from_db()
+    assert (burst.status, burst.flags) == (S.APPROVED, [])
+
+
+def test_a_bulk_approve_and_clear_flags_leaves_watchlist_holds(mod_client, settings):
+    settings.BULK_IN_REQUEST_MAX = 5
+    seed_confirmed(8, flags=["ip_burst"])
+    held = make_signature(status=S.CONFIRMED, flags=["watchlist"])
+    select_all(mod_client, "approve_clearing_flags", query="flag=any")
+    bulk.run_all()
+    assert Signature.objects.filter(status=S.APPROVED, flags=[]).count() == 8
+    held.refresh_from_db()
+    assert held.status == S.CONFIRMED
+    assert (
+        ModerationEvent.objects.filter(action="approve_clearing_flags", note="Cleared: ip_burst").count() == 8
+    )
 
 
 def test_the_buttons_need_csrf_and_the_moderate_permission(moderator):

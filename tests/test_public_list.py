@@ -27,6 +27,7 @@ PUBLIC_URLS = [
     "/press/",
     "/badge.svg",
     "/privacy/",
+    "/about/",
 ]
 
 
@@ -96,7 +97,12 @@ def test_internal_ids_never_appear_in_public_links(client, monkeypatch):
 
 def test_featured_first_then_by_name_ignoring_accents_and_case(client):
     for name in ["bob Brown", "Émile Zola", "Zed Featured", "Ada Adams", "Eve Early"]:
-        make_signature(status=S.APPROVED, full_name=name, featured=name == "Zed Featured")
+        make_signature(
+            status=S.APPROVED,
+            full_name=name,
+            featured=name == "Zed Featured",
+            verified=name == "Zed Featured",
+        )
     assert names_on(client.get("/signatories/").content.decode()) == [
         "Zed Featured",
         "Ada Adams",
@@ -143,7 +149,14 @@ def test_guild_and_profession_filters(client):
     assert names_on(client.get("/signatories/?profession=actor&guild=wga").content.decode()) == []
     rows = csv_rows(client.get("/signatories.csv?guild=dga"))
     assert rows == [
-        {"name": "Dga Actor", "profession": "Actor / performer", "guilds": "DGA", "featured": "no"}
+        {
+            "name": "Dga Actor",
+            "profession": "Actor / performer",
+            "guilds": "DGA",
+            "credit": "",
+            "featured": "no",
+            "verified": "no",
+        }
     ]
 
 
@@ -151,7 +164,13 @@ def test_keyset_pages_walk_every_name_once_in_order(client, monkeypatch):
     monkeypatch.setattr(views, "SIGNATORIES_PER_PAGE", 2)
     expected = ["Featured Five"] + [f"Person {i}" for i in range(5)]
     for name in expected:
-        make_signature(status=S.APPROVED, full_name=name, featured=name == "Featured Five", guilds=["wga"])
+        make_signature(
+            status=S.APPROVED,
+            full_name=name,
+            featured=name == "Featured Five",
+            verified=name == "Featured Five",
+            guilds=["wga"],
+        )
     make_signature(status=S.APPROVED, full_name="Person 2", guilds=["wga"])  # a namesake, signed later
     make_signature(status=S.APPROVED, full_name="Person 1")  # not in the guild
     expected.insert(4, "Person 2")
@@ -201,7 +220,8 @@ def test_list_queries_do_not_grow_with_rows(client, django_assert_num_queries, s
         client.get("/signatories/")  # fills the cached count
         # The ?guild= lookup, guild and profession choices for the filter form, the page, the
         # page's guilds. The count, fresh in this process's copy of the shared snapshot, costs none.
-        with django_assert_num_queries(5):
+        # A filtered list also counts its matches (up to a cap): one more query, however many rows.
+        with django_assert_num_queries(6):
             assert names_on(client.get("/signatories/?guild=wga").content.decode())[:1] == ["Person 0"]
         # The rows and their guilds, per chunk of 2,000.
         with django_assert_num_queries(2):

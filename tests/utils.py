@@ -69,8 +69,11 @@ def at_once(function, arguments) -> list:
 
 
 def make_signature(**overrides) -> Signature:
-    """A signature in the state the overrides describe; pending by default."""
+    """A signature in the state the overrides describe; pending by default. verified=True
+    makes it verified by staff (which a featured signature must be)."""
     guilds = overrides.pop("guilds", [])
+    if overrides.pop("verified", False):
+        overrides.update(verified_at=timezone.now(), verification_method=Signature.VerificationMethod.OTHER)
     status = overrides.get("status", Signature.Status.PENDING)
     fields = {
         "full_name": "Test Signer",
@@ -83,6 +86,8 @@ def make_signature(**overrides) -> Signature:
         fields["confirmed_at"] = timezone.now()
     if status == Signature.Status.WITHDRAWN:
         fields.update(email=None, full_name="", withdrawn_at=timezone.now())
+    if overrides.get("featured"):
+        fields["credit"] = "A notable credit"  # the database requires one of a featured name
     fields.update(overrides)
     signature = Signature.objects.create(**fields)
     signature.guilds.set(Guild.objects.filter(slug__in=guilds))

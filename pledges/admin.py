@@ -611,8 +611,8 @@ class SignatureAdmin(admin.ModelAdmin):
             buttons.append(("Reject", "reject"))
         if signature.status == S.APPROVED and signature.featured:
             buttons.append(("Unfeature", "unfeature"))
-        elif signature.status == S.APPROVED and signature.is_verified:
-            buttons.append(("Feature", "feature"))
+        elif signature.status == S.APPROVED and signature.is_verified and signature.credit:
+            buttons.append(("Feature", "feature"))  # featurable(): verified, with a credit
         return buttons
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

@@ -399,7 +399,7 @@ def test_the_admin_index_shows_the_queue_by_reason_the_last_hour_and_the_outbox(
 
 
 def test_the_signature_page_approves_rejects_features_with_buttons_that_post(mod_client, moderator):
-    signature = make_signature(status=S.CONFIRMED)
+    signature = make_signature(status=S.CONFIRMED, credit="Showrunner")
     page = mod_client.get(f"{CHANGELIST}{signature.pk}/change/").content.decode()
     assert f'action="{CHANGELIST}{signature.pk}/act/approve/"' in page
     assert mod_client.get(f"{CHANGELIST}{signature.pk}/act/approve/").status_code == 405

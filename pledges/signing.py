@@ -2,8 +2,8 @@
 
 from django.db import IntegrityError, transaction
 
-from pledges import emails, review
-from pledges.models import LetterVersion, Signature, WatchedName
+from pledges import emails, pages, review
+from pledges.models import Signature, WatchedName
 
 
 def review_flags(*, full_name: str, email: str, ip_hash: str) -> set[str]:
@@ -46,7 +46,7 @@ def sign(
         "updates_opt_in": updates_opt_in,
         "ip_hash": ip_hash,
         "flags": sorted(set(flags) | review_flags(full_name=full_name, email=email, ip_hash=ip_hash)),
-        "letter_version": LetterVersion.objects.current(),
+        "letter_version": pages.current_letter.get(),
     }
     while True:
         try:

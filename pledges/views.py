@@ -12,13 +12,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 
+from pledges import pages
+from pledges.csrf import get_token
 from pledges.exports import csv_lines
 from pledges.forms import SignatoryFilterForm, SignForm
 from pledges.graphics import history_chart, signatures_badge
 from pledges.models import (
-    LetterVersion,
     Signature,
-    SigningStatus,
     count_snapshot,
     hash_ip,
     live_figures_snapshot,
@@ -62,15 +62,13 @@ def client_key(group: str, request: HttpRequest) -> str:
     return client_hash(request)
 
 
-def letter_page(request: HttpRequest, form: SignForm | None = None, status: int = 200) -> HttpResponse:
-    ctx = {
-        "letter": LetterVersion.objects.current(),
-        "form": form or SignForm(),
-        "counts": count_snapshot(),
-        "featured": Signature.objects.featured().select_related("profession")[:12],
-        "signing_status": SigningStatus.current(),
-    }
-    return render(request, "pledges/letter.html", ctx, status=status)
+def letter_page(request: HttpRequest, status: int = 200) -> HttpResponse:
+    """The letter page with an empty form, as every visitor gets it (see pages.py)."""
+    return HttpResponse(pages.letter_page(get_token(request)), status=status)
+
+
+def letter_page_with_errors(request: HttpRequest, form: SignForm) -> HttpResponse:
+    return render(request, "pledges/letter.html", pages.letter_context(form), status=400)
 
 
 @require_GET
@@ -91,11 +89,11 @@ def too_many_requests(request: HttpRequest, exception: Exception) -> HttpRespons
 @require_POST
 @ratelimit(group="sign-ip-hard", key=client_key, rate=rate_setting("RATELIMIT_SIGN_IP_HARD"))
 def sign(request: HttpRequest) -> HttpResponse:
-    if SigningStatus.current().paused:
+    if pages.signing_status.get().paused:
         return letter_page(request, status=403)
     form = SignForm(request.POST)
     if not form.is_valid():
-        return letter_page(request, form, status=400)
+        return letter_page_with_errors(request, form)
     if form.is_bot():
         return redirect("pledges:thanks")
     # Past the soft limit the signature is still taken (a union hall shares one IP) but held.

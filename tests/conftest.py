@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.utils import timezone
 
-from pledges import snapshots
+from pledges import pages, snapshots
 from pledges.models import Guild, LetterVersion, Profession, Signature
 
 # The live server's request threads would otherwise keep their connections open while a browser
@@ -67,6 +67,14 @@ def fresh_count_snapshots(monkeypatch):
     monkeypatch.setattr(snapshots, "KEY_PREFIX", f"test-{uuid.uuid4().hex}")
     yield
     snapshots.SharedSnapshot.forget_all_local()
+
+
+@pytest.fixture(autouse=True)
+def fresh_public_caches():
+    """Each test starts with nothing kept in this process's page and choice caches."""
+    pages.Recent.forget_all()
+    yield
+    pages.Recent.forget_all()
 
 
 def at_once(function, arguments) -> list:

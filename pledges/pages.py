@@ -13,6 +13,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from django.db.models.signals import post_delete, post_save
 from django.template.loader import render_to_string
 from django.utils.translation import get_language
 
+from pledges.graphics import history_chart, signatures_badge
 from pledges.models import Guild, LetterVersion, Profession, Signature, SigningStatus, live_figures
 from pledges.snapshots import Snapshot
 
@@ -88,7 +90,7 @@ def letter_context(form) -> dict:
 
 @dataclass(frozen=True)
 class RenderedPage:
-    """A page rendered for every visitor, cut where each visitor's CSRF token goes."""
+    """A page rendered for every visitor, cut where each visitor's CSRF token goes (if any)."""
 
     parts: list[bytes]  # encoded once, not once per visitor
     figures: Snapshot  # the count it shows
@@ -97,27 +99,60 @@ class RenderedPage:
         return csrf_token.encode().join(self.parts)
 
 
-def _render_letter_page(figures: Snapshot) -> RenderedPage:
+class PageForEveryone:
+    """A page rendered once per PUBLIC_CACHE_SECONDS per language, and again as soon as the
+    figures it shows are refreshed."""
+
+    def __init__(self, template: str, context: Callable[[Snapshot], dict]):
+        self.template = template
+        self.context = context
+        self._pages = Recent(self._render)
+
+    def _render(self, figures: Snapshot) -> RenderedPage:
+        # A token that cannot occur in the page otherwise marks where each visitor's goes.
+        marker = f"csrf{secrets.token_hex(16)}"
+        html = render_to_string(self.template, {**self.context(figures), "csrf_token": marker})
+        return RenderedPage([part.encode() for part in html.split(marker)], figures)
+
+    def get(self) -> RenderedPage:
+        figures = live_figures.get()
+        page = self._pages.get(get_language(), figures)
+        if page.figures is not figures:
+            self._pages.forget()
+            page = self._pages.get(get_language(), figures)
+        return page
+
+
+def _empty_letter_page_context(figures: Snapshot) -> dict:
     from pledges.forms import SignForm
 
-    # A token that cannot occur in the page otherwise marks where each visitor's goes.
-    marker = f"csrf{secrets.token_hex(16)}"
-    html = render_to_string("pledges/letter.html", {**letter_context(SignForm()), "csrf_token": marker})
-    return RenderedPage([part.encode() for part in html.split(marker)], figures)
+    return letter_context(SignForm())
 
 
-_letter_pages: Recent = Recent(_render_letter_page)
+letter_page = PageForEveryone("pledges/letter.html", _empty_letter_page_context)
+
+# Bounded, so that the page costs the same however many names staff feature; the public list
+# shows them all, first.
+PRESS_FEATURED_LIMIT = 100
 
 
-def letter_page(csrf_token: str) -> bytes:
-    """The letter page with an empty form: rendered once per PUBLIC_CACHE_SECONDS per language,
-    and again as soon as the count it shows is refreshed."""
-    figures = live_figures.get()
-    page = _letter_pages.get(get_language(), figures)
-    if page.figures is not figures:
-        _letter_pages.forget()
-        page = _letter_pages.get(get_language(), figures)
-    return page.with_token(csrf_token)
+def _press_context(figures: Snapshot) -> dict:
+    counts, history = figures.data["count"], figures.data["history"]
+    return {
+        "counts": counts,
+        "as_of": datetime.strptime(counts["as_of"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC),
+        "history": history,
+        "chart": history_chart(history),
+        "badge": signatures_badge(counts["count"]),
+        "featured": list(
+            Signature.objects.featured()
+            .select_related("profession")
+            .order_by("full_name")[:PRESS_FEATURED_LIMIT]
+        ),
+    }
+
+
+press_page = PageForEveryone("pledges/press.html", _press_context)
 
 
 # Not Signature: every new signature would throw the page away. Featured names change through

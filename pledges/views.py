@@ -1,5 +1,4 @@
 import ipaddress
-from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core import signing
@@ -16,7 +15,7 @@ from pledges import pages
 from pledges.csrf import get_token
 from pledges.exports import csv_lines
 from pledges.forms import SignatoryFilterForm, SignForm
-from pledges.graphics import history_chart, signatures_badge
+from pledges.graphics import signatures_badge
 from pledges.models import (
     Signature,
     count_snapshot,
@@ -64,7 +63,7 @@ def client_key(group: str, request: HttpRequest) -> str:
 
 def letter_page(request: HttpRequest, status: int = 200) -> HttpResponse:
     """The letter page with an empty form, as every visitor gets it (see pages.py)."""
-    return HttpResponse(pages.letter_page(get_token(request)), status=status)
+    return HttpResponse(pages.letter_page.get().with_token(get_token(request)), status=status)
 
 
 def letter_page_with_errors(request: HttpRequest, form: SignForm) -> HttpResponse:
@@ -193,26 +192,9 @@ def badge(request: HttpRequest) -> HttpResponse:
     return _open_to_other_sites(HttpResponse(svg, content_type="image/svg+xml"), snapshot)
 
 
-PRESS_FEATURED_LIMIT = 100
-
-
 @require_safe
 def press(request: HttpRequest) -> HttpResponse:
-    snapshot = live_figures_snapshot()
-    counts, history = snapshot.data["count"], snapshot.data["history"]
-    ctx = {
-        "counts": counts,
-        "as_of": datetime.strptime(counts["as_of"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC),
-        "history": history,
-        "chart": history_chart(history),
-        "badge": signatures_badge(counts["count"]),
-        # Bounded, so that the page costs the same however many names staff feature; the public
-        # list shows them all, first.
-        "featured": Signature.objects.featured()
-        .select_related("profession")
-        .order_by("full_name")[:PRESS_FEATURED_LIMIT],
-    }
-    return render(request, "pledges/press.html", ctx)
+    return HttpResponse(b"".join(pages.press_page.get().parts))
 
 
 SIGNATORIES_PER_PAGE = 50

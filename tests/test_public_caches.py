@@ -120,7 +120,7 @@ def test_anonymous_visitors_never_touch_the_session_or_user_tables(client, cooki
     assert "django_session" not in tables and "auth_user" not in tables
 
 
-@pytest.mark.parametrize("url", ["/", "/api/count/", "/api/history/", "/badge.svg", "/healthz"])
+@pytest.mark.parametrize("url", ["/", "/press/", "/api/count/", "/api/history/", "/badge.svg", "/healthz"])
 def test_the_fast_reads_keep_every_header_the_full_stack_sets(client, url):
     response = client.get(url)
     assert response.status_code == 200
@@ -197,10 +197,21 @@ def test_a_new_profession_added_elsewhere_is_offered_within_the_bound(client, la
 def test_a_name_featured_elsewhere_shows_within_the_bound(client, later):
     signature = make_signature(status=Signature.Status.APPROVED, full_name="Grace Hopper")
     page(client)
+    client.get("/press/")
     Signature.objects.filter(pk=signature.pk).update(featured=True)
     assert "Grace Hopper" not in page(client)
+    assert "Grace Hopper" not in client.get("/press/").content.decode()
     later()
     assert "Grace Hopper" in page(client)
+    assert "Grace Hopper" in client.get("/press/").content.decode()
+
+
+def test_the_press_page_costs_no_query_while_kept(client):
+    make_signature(status=Signature.Status.APPROVED, featured=True, full_name="Grace Hopper")
+    client.get("/press/")
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/press/")
+    assert len(queries) == 0 and "Grace Hopper" in response.content.decode()
 
 
 def test_the_count_on_the_letter_page_follows_the_shared_figures(client, settings):

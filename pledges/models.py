@@ -172,6 +172,43 @@ class SignatureQuerySet(models.QuerySet):
             signatures = signatures.filter(profession=profession)
         return signatures.order_by(*(SEARCH_ORDER if q else PUBLIC_ORDER))
 
+    def first_matches(
+        self, text: str, *, after: "PublicListKey | None" = None, limit: int
+    ) -> list[int] | None:
+        """The ids of the first `limit` listed names matching `text` (as name_matches() matches),
+        in the list's order, after `key`: found by walking the list's index, or None when they are
+        not all within the next SEARCH_WALK_ROWS listed names, for the caller to sort every match
+        instead. A common surname is spread over the whole list, so a page of it turns up within a
+        few thousand names, where sorting its matches means reading every one of them; a rare
+        name, or a first name (all its bearers sit together in name order), is better sorted."""
+        words = name_words(text)
+        if not words:
+            return []
+        # LIKE is a cheap first sieve (each word starts a word of the name); the full-text match
+        # decides, so that the walk finds exactly what name_matches() finds.
+        likes = " AND ".join(["(' ' || search_name) LIKE %s"] * len(words))
+        patterns = ["% " + re.sub(r"([\\%_])", r"\\\1", word) + "%" for word in words]
+        query = " & ".join(f"{word}:*" for word in words)
+        seek, seek_params = "", []
+        if after is not None:
+            seek = "AND ((NOT featured), search_name, created_at) > (%s, %s, %s)"
+            seek_params = [not after.featured, after.search_name, after.created_at]
+        sql = f"""
+            SELECT id FROM (
+                SELECT id, featured, search_name, created_at FROM pledges_signature
+                WHERE status = 'approved' AND show_publicly {seek}
+                ORDER BY (NOT featured), search_name, created_at, id
+                LIMIT %s
+            ) AS walked
+            WHERE {likes} AND to_tsvector('simple', search_name) @@ to_tsquery('simple', %s)
+            ORDER BY (NOT featured), search_name, created_at, id
+            LIMIT %s
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*seek_params, SEARCH_WALK_ROWS, *patterns, query, limit])
+            ids = [row[0] for row in cursor.fetchall()]
+        return ids if len(ids) == limit else None
+
     def after(self, key: "PublicListKey"):
         """Keyset (seek) pagination for public_list(): the rows after `key`, found through the
         index in the time the first page takes, however deep."""
@@ -306,13 +343,15 @@ class Signature(models.Model):
                 fields=["created_at", "id"], condition=~Q(flags=[]), name="signature_flagged_created"
             ),
             GinIndex(fields=["flags"], name="signature_flags"),
-            # The public list in its order (PUBLIC_ORDER), read from the top or from a key.
+            # The public list in its order (PUBLIC_ORDER), read from the top or from a key; with
+            # the id, so that a search can walk it without reading the table (first_matches()).
             models.Index(
                 Func(F("featured"), template="(NOT %(expressions)s)"),
                 F("search_name"),
                 F("created_at"),
+                F("id"),
                 condition=Q(status="approved", show_publicly=True),
-                name="signature_public_order",
+                name="signature_public_order_id",
             ),
             # Name search in the admin (every status) ...
             GinIndex(SearchVector("search_name", config="simple"), name="signature_search_name"),
@@ -453,6 +492,8 @@ PUBLIC_ORDER = [
     "created_at",
     "pk",
 ]
+# How far first_matches() walks the public list before it leaves a search to sorting.
+SEARCH_WALK_ROWS = 5000
 # The same order, in a form that index cannot serve. Matching names sit together in name order
 # (every "Maria …" in one stretch a third of the way down), so walking the index until a page of
 # matches turns up can read a third of the table; a search instead finds its matches through

@@ -17,6 +17,7 @@ from pledges.exports import csv_lines
 from pledges.forms import SignatoryFilterForm, SignForm
 from pledges.graphics import signatures_badge
 from pledges.models import (
+    PUBLIC_ORDER,
     Signature,
     count_snapshot,
     hash_ip,
@@ -214,11 +215,23 @@ def signatories(request: HttpRequest) -> HttpResponse:
     form = SignatoryFilterForm(request.GET)
     if not form.is_valid():
         return render(request, "pledges/signatories.html", {"form": form}, status=400)
+    data = form.cleaned_data
     rows = _filtered_signatories(form)
-    if form.cleaned_data["after"]:
-        rows = rows.after(form.cleaned_data["after"])
     # One more than a page tells whether there is a next page, without counting.
-    page = list(rows[: SIGNATORIES_PER_PAGE + 1])
+    ids = None
+    if data["q"] and data["guild"] is None and data["profession"] is None:
+        ids = Signature.objects.first_matches(data["q"], after=data["after"], limit=SIGNATORIES_PER_PAGE + 1)
+    if ids is not None:
+        page = list(
+            Signature.objects.filter(pk__in=ids)
+            .select_related("profession")
+            .prefetch_related("guilds")
+            .order_by(*PUBLIC_ORDER)
+        )
+    else:
+        if data["after"]:
+            rows = rows.after(data["after"])
+        page = list(rows[: SIGNATORIES_PER_PAGE + 1])
     filters = {key: request.GET[key] for key in ("q", "guild", "profession") if request.GET.get(key)}
     next_url = None
     if len(page) > SIGNATORIES_PER_PAGE:

@@ -6,6 +6,7 @@ from functools import cached_property
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Lower
@@ -47,6 +48,11 @@ class CappedCountPaginator(Paginator):
     @property
     def is_capped(self) -> bool:
         return self.count > self.count_cap
+
+
+# A search for a common name finds tens of thousands at a million signatures; counting them
+# means reading each, so a search counts up to here (ten pages), which is all anyone reads.
+SEARCH_COUNT_CAP = 1_000
 
 
 class FlagFilter(admin.SimpleListFilter):
@@ -224,6 +230,12 @@ class SignatureAdmin(admin.ModelAdmin):
     @admin.display(description="flags")
     def flag_names(self, signature: Signature) -> str:
         return ", ".join(Signature.Flag(flag).label for flag in signature.flags)
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        paginator = super().get_paginator(request, queryset, per_page, orphans, allow_empty_first_page)
+        if request.GET.get(SEARCH_VAR, "").strip():
+            paginator.count_cap = SEARCH_COUNT_CAP
+        return paginator
 
     def get_search_results(self, request, queryset, search_term):
         """An address: the unique index on lower(email); otherwise name words, through the same

@@ -195,13 +195,14 @@ class SignatureQuerySet(models.QuerySet):
             seek_params = [not after.featured, after.search_name, after.created_at]
         sql = f"""
             SELECT id FROM (
-                SELECT id, featured, search_name, created_at FROM pledges_signature
+                SELECT id, (NOT featured) AS not_featured, search_name, created_at
+                FROM pledges_signature
                 WHERE status = 'approved' AND show_publicly {seek}
                 ORDER BY (NOT featured), search_name, created_at, id
                 LIMIT %s
             ) AS walked
             WHERE {likes} AND to_tsvector('simple', search_name) @@ to_tsquery('simple', %s)
-            ORDER BY (NOT featured), search_name, created_at, id
+            ORDER BY not_featured, search_name, created_at, id
             LIMIT %s
         """
         with connection.cursor() as cursor:

@@ -73,3 +73,23 @@ def test_odd_searches_walk_safely(names):
         walked = Signature.objects.first_matches(q, limit=3)
         assert walked is None or walked == sorted_page(q, None, 3), q
     assert Signature.objects.first_matches("  ", limit=3) == []  # no words match nothing
+
+
+def test_an_admin_search_counts_only_as_far_as_anyone_reads(client, monkeypatch):
+    from django.contrib.auth.models import Group, User
+
+    from pledges import admin
+
+    moderator = User.objects.create_user("mod", password="x", is_staff=True)
+    moderator.groups.add(Group.objects.get(name="Moderators"))
+    client.force_login(moderator)
+    monkeypatch.setattr(admin, "SEARCH_COUNT_CAP", 2)
+    for i in range(3):
+        make_signature(full_name=f"Maria Garcia{i}", email=f"m{i}@example.com")
+    make_signature(full_name="Ana Smith", email="ana@example.com")
+    html = client.get("/admin/pledges/signature/?q=maria").content.decode()
+    assert "More than 2 signatures" in html and html.count("Maria Garcia") >= 3
+    html = client.get("/admin/pledges/signature/").content.decode()
+    assert "4 signatures" in html  # without a search, the usual cap
+    monkeypatch.setattr(admin, "SEARCH_COUNT_CAP", 1000)
+    assert "3 signatures" in client.get("/admin/pledges/signature/?q=maria").content.decode()

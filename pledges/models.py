@@ -179,15 +179,18 @@ class SignatureQuerySet(models.QuerySet):
         in the list's order, after `key`: found by walking the list's index, or None when they are
         not all within the next SEARCH_WALK_ROWS listed names, for the caller to sort every match
         instead. A common surname is spread over the whole list, so a page of it turns up within a
-        few thousand names, where sorting its matches means reading every one of them; a rare
-        name, or a first name (all its bearers sit together in name order), is better sorted."""
+        few thousand names (an index-only scan, a few milliseconds at a million), where sorting
+        its matches means reading every one of them; a rare name, or a first name (all its
+        bearers sit together in name order), is better sorted."""
         words = name_words(text)
         if not words:
             return []
-        # LIKE is a cheap first sieve (each word starts a word of the name); the full-text match
-        # decides, so that the walk finds exactly what name_matches() finds.
-        likes = " AND ".join(["(' ' || search_name) LIKE %s"] * len(words))
-        patterns = ["% " + re.sub(r"([\\%_])", r"\\\1", word) + "%" for word in words]
+        if len(words) > 1:
+            return None  # two words narrow a search to few names, which sorting handles at once
+        # LIKE is a cheap first sieve (the name contains each word); the full-text match decides,
+        # so that the walk finds exactly what name_matches() finds.
+        likes = " AND ".join(["search_name LIKE lower(%s)"] * len(words))
+        patterns = ["%" + re.sub(r"([\\%_])", r"\\\1", word) + "%" for word in words]
         query = " & ".join(f"{word}:*" for word in words)
         seek, seek_params = "", []
         if after is not None:
@@ -345,13 +348,15 @@ class Signature(models.Model):
             ),
             GinIndex(fields=["flags"], name="signature_flags"),
             # The public list in its order (PUBLIC_ORDER), read from the top or from a key; with
-            # the id, so that a search can walk it without reading the table (first_matches()).
+            # the id, and featured itself (PostgreSQL reads only plain columns from an index), so
+            # that a search can walk it without reading the table (first_matches()).
             models.Index(
                 Func(F("featured"), template="(NOT %(expressions)s)"),
                 F("search_name"),
                 F("created_at"),
                 F("id"),
                 condition=Q(status="approved", show_publicly=True),
+                include=["featured"],
                 name="signature_public_order_id",
             ),
             # Name search in the admin (every status) ...
@@ -494,7 +499,7 @@ PUBLIC_ORDER = [
     "pk",
 ]
 # How far first_matches() walks the public list before it leaves a search to sorting.
-SEARCH_WALK_ROWS = 5000
+SEARCH_WALK_ROWS = 20_000
 # The same order, in a form that index cannot serve. Matching names sit together in name order
 # (every "Maria …" in one stretch a third of the way down), so walking the index until a page of
 # matches turns up can read a third of the table; a search instead finds its matches through

@@ -38,7 +38,7 @@ def names():
         Signature.objects.filter(pk=signature.pk).update(featured=True)
 
 
-@pytest.mark.parametrize("q", ["garcia", "mari", "zoe obrien", "smith", "lopez ng"])
+@pytest.mark.parametrize("q", ["garcia", "mari", "smith", "lopez", "ng"])
 @pytest.mark.parametrize("walk_rows", [5000, 7])
 def test_a_walked_page_is_the_sorted_page(names, monkeypatch, q, walk_rows):
     monkeypatch.setattr(models, "SEARCH_WALK_ROWS", walk_rows)
@@ -73,6 +73,7 @@ def test_odd_searches_walk_safely(names):
         walked = Signature.objects.first_matches(q, limit=3)
         assert walked is None or walked == sorted_page(q, None, 3), q
     assert Signature.objects.first_matches("  ", limit=3) == []  # no words match nothing
+    assert Signature.objects.first_matches("zoe obrien", limit=3) is None  # left to sorting
 
 
 def test_an_admin_search_counts_only_as_far_as_anyone_reads(client, monkeypatch):

@@ -21,8 +21,9 @@ from django.db.models.signals import post_delete, post_save
 from django.template.loader import render_to_string
 from django.utils.translation import get_language
 
+from pledges.figures import live_figures
 from pledges.graphics import history_chart, signatures_badge
-from pledges.models import Guild, LetterVersion, Profession, Signature, SigningStatus, live_figures
+from pledges.models import Guild, LetterVersion, Profession, Signature, SigningStatus
 from pledges.snapshots import Snapshot
 
 # Replaced in tests to move time on.

@@ -14,15 +14,11 @@ from django_ratelimit.decorators import ratelimit
 from pledges import pages
 from pledges.csrf import get_token
 from pledges.exports import csv_lines
+from pledges.figures import count_snapshot, live_figures_snapshot
 from pledges.forms import SignatoryFilterForm, SignForm
 from pledges.graphics import signatures_badge
-from pledges.models import (
-    PUBLIC_ORDER,
-    Signature,
-    count_snapshot,
-    hash_ip,
-    live_figures_snapshot,
-)
+from pledges.ip_hashing import hash_ip
+from pledges.models import PUBLIC_ORDER, Signature
 from pledges.signing import sign as sign_letter
 from pledges.snapshots import Snapshot, http_cache_control
 

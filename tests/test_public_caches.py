@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from pledges import csrf, pages
 from pledges.models import LetterVersion, OutgoingEmail, Profession, Signature, SigningStatus
-from tests.conftest import make_signature
+from tests.utils import make_signature
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import pytest
 
 from pledges import models
 from pledges.models import PublicListKey, Signature
-from tests.conftest import make_signature
+from tests.utils import make_signature
 
 pytestmark = pytest.mark.django_db
 

@@ -170,11 +170,48 @@ def client_process(args) -> tuple[list[float], Counter]:
     return latencies, statuses
 
 
+class ServerCPU:
+    """CPU seconds used so far by a server's workers and by the PostgreSQL processes: measured
+    per request, it is what a request costs the machine, whatever else runs on it (the throughput
+    figures are not, on a shared machine)."""
+
+    def __init__(self, gunicorn_pid: int, postgres_pid: int):
+        import psutil
+
+        self.gunicorn, self.postgres = psutil.Process(gunicorn_pid), psutil.Process(postgres_pid)
+
+    def seconds(self) -> float:
+        import psutil
+
+        total = 0.0
+        for process in [*self.gunicorn.children(), self.postgres, *self.postgres.children()]:
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
+
+
+def postmaster_pid(database_url: str) -> int:
+    import psutil
+    import psycopg
+
+    with psycopg.connect(database_url) as db:
+        backend = db.execute("SELECT pg_backend_pid()").fetchone()[0]
+        return psutil.Process(backend).parent().pid
+
+
 class Run:
-    def __init__(self, name: str, latencies: list[float], statuses: Counter, seconds: float):
-        self.name, self.statuses, self.seconds = name, statuses, seconds
+    def __init__(self, name: str, latencies: list[float], statuses: Counter, seconds: float, cpu: float):
+        self.name, self.statuses, self.seconds, self.cpu = name, statuses, seconds, cpu
         self.latencies = sorted(latencies)
         self.ok = sum(n for status, n in statuses.items() if status in (200, 302))
+
+    @property
+    def cpu_ms(self) -> float:
+        """Server and database CPU per answered request, in milliseconds."""
+        return self.cpu / self.ok * 1000 if self.ok else float("nan")
 
     @property
     def per_second(self) -> float:
@@ -188,21 +225,41 @@ class Run:
     def line(self) -> str:
         return (
             f"  {self.name:<34} {self.per_second:7.0f} req/s   p50 {self.percentile(0.5):6.1f} ms"
-            f"   p99 {self.percentile(0.99):6.1f} ms   {dict(self.statuses)}"
+            f"   p99 {self.percentile(0.99):6.1f} ms   server CPU {self.cpu_ms:5.2f} ms/req"
+            f"   {dict(self.statuses)}"
         )
 
 
 def drive(
-    pool, processes: int, port: int, request_name: str, label: str, clients: int, seconds: float
+    pool,
+    processes: int,
+    port: int,
+    request_name: str,
+    label: str,
+    clients: int,
+    seconds: float,
+    cpu: ServerCPU | None = None,
 ) -> Run:
     start_at = time.time() + 2.0  # time for every process to start and every client to set up
     shares = [clients // processes + (1 if n < clients % processes else 0) for n in range(processes)]
+    # The clients' set-up (a GET of the letter for a CSRF token) costs the server too; only the
+    # measured window is counted.
+    cpu_at_start = [None]
+
+    def mark_start():
+        time.sleep(max(0.0, start_at - time.time()))
+        cpu_at_start[0] = cpu.seconds() if cpu else 0.0
+
+    marker = threading.Thread(target=mark_start)
+    marker.start()
     results = pool.map(
         client_process, [(port, request_name, share, start_at, seconds) for share in shares if share]
     )
+    marker.join()
+    used = (cpu.seconds() - cpu_at_start[0]) if cpu else 0.0
     latencies = [latency for lats, _ in results for latency in lats]
     statuses = sum((counts for _, counts in results), Counter())
-    run = Run(label, latencies, statuses, seconds)
+    run = Run(label, latencies, statuses, seconds, used)
     print(run.line(), flush=True)
     return run
 
@@ -317,12 +374,14 @@ def main() -> int:
         best: dict[str, Run] = {}
         with (
             multiprocessing.get_context("fork").Pool(options.client_processes) as pool,
-            app_server(env, options.workers) as (app_port, _),
+            app_server(env, options.workers) as (app_port, app),
         ):
             ceiling_port, ceiling = start_ceiling(env, options.workers)
             try:
                 ports = {"letter": app_port, "count": app_port, "sign": app_port}
                 ports |= {"ceiling": ceiling_port, "insert": ceiling_port}
+                postgres = postmaster_pid(env["DATABASE_URL"])
+                cpus = {"app": ServerCPU(app.pid, postgres), "ceiling": ServerCPU(ceiling.pid, postgres)}
                 for name in ("letter", "count", "ceiling"):  # warm every worker's caches
                     drive(pool, options.client_processes, ports[name], name, f"(warm-up {name})", 8, 1)
                 for round_number in range(options.rounds):
@@ -337,6 +396,7 @@ def main() -> int:
                                 f"{label}: {who}",
                                 options.clients,
                                 options.seconds,
+                                cpus[who],
                             )
                             if run.name not in best or run.per_second > best[run.name].per_second:
                                 best[run.name] = run
@@ -351,15 +411,23 @@ def main() -> int:
         if not options.keep:
             drop_database(BENCH_DATABASE)
 
-    print("\nBest of the rounds (requests/s that answered 200 or 302):\n")
-    print("| measure | app | ceiling | ratio | goal |\n| --- | ---: | ---: | ---: | ---: |")
+    print(
+        "\nBest of the rounds (requests/s that answered 200 or 302); server CPU: the app's or the"
+        "\nceiling's gunicorn workers plus PostgreSQL, per request, in the same run (its ratio is"
+        "\nceiling ÷ app, what the throughput ratio would be if the server had the machine alone):\n"
+    )
+    print(
+        "| measure | app | ceiling | ratio | server CPU app / ceiling | CPU ratio | goal |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    )
     for label, _, _, goal in pairs:
         app, ceiling = best[f"{label}: app"], best[f"{label}: ceiling"]
         ratio = app.per_second / ceiling.per_second
         print(
             f"| {label} | {app.per_second:.0f}/s (p99 {app.percentile(0.99):.0f} ms) "
             f"| {ceiling.per_second:.0f}/s (p99 {ceiling.percentile(0.99):.0f} ms) "
-            f"| **{ratio:.2f}x** | >= {goal}x |"
+            f"| **{ratio:.2f}x** | {app.cpu_ms:.2f} / {ceiling.cpu_ms:.2f} ms "
+            f"| {ceiling.cpu_ms / app.cpu_ms:.2f}x | >= {goal}x |"
         )
     if "POST /sign/ vs one INSERT: app" not in best:
         return 0

@@ -31,7 +31,6 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
     BENCH_DATABASE,
-    app_server,
     bench_database_url,
     bench_env,
     drop_database,
@@ -52,12 +51,13 @@ FORM = {
 CSRF_FIELD = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
-def start_ceiling(env: dict, workers: int) -> tuple[int, subprocess.Popen]:
+def start_server(env: dict, workers: int, module: str, cwd: Path) -> tuple[int, subprocess.Popen]:
+    """gunicorn serving `module` from `cwd`, with the app's gunicorn.conf.py and `workers`."""
     port = free_port()
     process = subprocess.Popen(
         [
             Path(sys.executable).parent / "gunicorn",
-            "bench.ceiling_app",
+            module,
             "--config",
             ROOT / "gunicorn.conf.py",
             "-b",
@@ -65,20 +65,20 @@ def start_ceiling(env: dict, workers: int) -> tuple[int, subprocess.Popen]:
             "-w",
             str(workers),
         ],
-        cwd=ROOT,
+        cwd=cwd,
         env={**env, "GUNICORN_MAX_REQUESTS": "0"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while True:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5):
                 return port, process
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 stop(process)
-                raise RuntimeError("the ceiling app did not start") from None
+                raise RuntimeError(f"{module} did not start") from None
             time.sleep(0.1)
 
 
@@ -264,7 +264,7 @@ def drive(
     return run
 
 
-def drain_outbox(env: dict) -> tuple[int, float]:
+def drain_outbox(env: dict, app_dir: Path) -> tuple[int, float]:
     """One email worker delivers everything in the outbox into a local SMTP server that accepts
     all; returns (messages, seconds from the first message to the last: the process's start-up
     is not delivery)."""
@@ -283,7 +283,7 @@ def drain_outbox(env: dict) -> tuple[int, float]:
     try:
         subprocess.run(
             [sys.executable, "manage.py", "deliver_emails", "--once", "--batch", "200"],
-            cwd=ROOT,
+            cwd=app_dir,
             env={**env, "EMAIL_URL": f"smtp://127.0.0.1:{port}"},
             stdout=subprocess.DEVNULL,
             check=True,
@@ -349,6 +349,12 @@ def main() -> int:
     parser.add_argument("--timing-repeat", type=int, default=100, help="signatures per kind of address")
     parser.add_argument("--keep", action="store_true", help="keep the ccai_bench database afterwards")
     parser.add_argument(
+        "--app-dir",
+        type=Path,
+        default=ROOT,
+        help="serve the app (and run its worker) from this checkout, e.g. a worktree of an older commit",
+    )
+    parser.add_argument(
         "--only",
         choices=["letter", "count", "sign"],
         nargs="+",
@@ -363,6 +369,14 @@ def main() -> int:
     try:
         print(f"Preparing {BENCH_DATABASE} with {options.signatures:,} signatures ...", flush=True)
         prepare(env)
+        if options.app_dir.resolve() != ROOT:
+            subprocess.run(
+                [sys.executable, "manage.py", "collectstatic", "--noinput"],
+                cwd=options.app_dir,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
         if options.signatures:
             manage(env, "seed_signatures", str(options.signatures))
         print(
@@ -372,11 +386,9 @@ def main() -> int:
             flush=True,
         )
         best: dict[str, Run] = {}
-        with (
-            multiprocessing.get_context("fork").Pool(options.client_processes) as pool,
-            app_server(env, options.workers) as (app_port, app),
-        ):
-            ceiling_port, ceiling = start_ceiling(env, options.workers)
+        with multiprocessing.get_context("fork").Pool(options.client_processes) as pool:
+            app_port, app = start_server(env, options.workers, "ccai.wsgi", options.app_dir)
+            ceiling_port, ceiling = start_server(env, options.workers, "bench.ceiling_app", ROOT)
             try:
                 ports = {"letter": app_port, "count": app_port, "sign": app_port}
                 ports |= {"ceiling": ceiling_port, "insert": ceiling_port}
@@ -403,10 +415,11 @@ def main() -> int:
                 times = {} if options.only else timing_by_address(app_port, options.timing_repeat, env)
             finally:
                 stop(ceiling)
+                stop(app)
         sent, seconds = 0, 0.0
         if "sign" in (options.only or ["sign"]):
             print("\nEmail worker: one process delivers every email the signing runs stored", flush=True)
-            sent, seconds = drain_outbox(env)
+            sent, seconds = drain_outbox(env, options.app_dir)
     finally:
         if not options.keep:
             drop_database(BENCH_DATABASE)

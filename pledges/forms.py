@@ -11,6 +11,7 @@ from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 from django_countries import countries
 
+from pledges import pages
 from pledges.maildomains import can_receive_mail, is_disposable
 from pledges.models import CREDIT_MAX_LENGTH, NAME_MAX_LENGTH, Guild, Profession, PublicListKey
 
@@ -111,6 +112,38 @@ class LongSelect(forms.Select):
         )
 
 
+class RecentProfessionField(forms.ModelChoiceField):
+    """A profession by slug, checked against this process's recent copy of the choices
+    (pages.choices, at most PUBLIC_CACHE_SECONDS old) rather than a query per submission."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        self.validate_no_null_characters(value)
+        profession = pages.choices.get()[0].get(str(value))
+        if profession is None:
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return profession
+
+
+class RecentGuildsField(forms.ModelMultipleChoiceField):
+    """Guilds by slug, checked as RecentProfessionField checks a profession."""
+
+    def _check_values(self, value):
+        try:
+            slugs = list(dict.fromkeys(str(slug) for slug in value))
+        except TypeError:
+            raise ValidationError(self.error_messages["invalid_list"], code="invalid_list") from None
+        guilds = pages.choices.get()[1]
+        for slug in slugs:
+            self.validate_no_null_characters(slug)
+            if slug not in guilds:
+                raise ValidationError(
+                    self.error_messages["invalid_choice"], code="invalid_choice", params={"value": slug}
+                )
+        return [guilds[slug] for slug in slugs]
+
+
 class SignForm(ErrorsTiedToFields, forms.Form):
     full_name = forms.CharField(
         label="Full name",
@@ -128,7 +161,7 @@ class SignForm(ErrorsTiedToFields, forms.Form):
             "invalid": "Please enter a valid email address.",
         },
     )
-    profession = forms.ModelChoiceField(
+    profession = RecentProfessionField(
         label="Profession",
         queryset=Profession.objects.all(),
         to_field_name="slug",
@@ -138,7 +171,7 @@ class SignForm(ErrorsTiedToFields, forms.Form):
             "invalid_choice": "Please choose a profession from the list.",
         },
     )
-    guilds = forms.ModelMultipleChoiceField(
+    guilds = RecentGuildsField(
         label="Guilds and unions",
         queryset=Guild.objects.all(),
         to_field_name="slug",

@@ -185,13 +185,18 @@ def test_a_new_letter_version_made_elsewhere_shows_and_is_signed_within_the_boun
 
 def test_a_new_profession_added_elsewhere_is_offered_within_the_bound(client, later, valid_form_data):
     page(client)
+    client.post("/sign/", {**valid_form_data, "email": "first@example.com"})  # reads the choices
     Profession.objects.bulk_create([Profession(slug="puppeteer", name="Puppeteer")])
     assert "Puppeteer" not in page(client)
+    refused = client.post("/sign/", {**valid_form_data, "profession": "puppeteer"})
+    assert (
+        refused.status_code == 400 and "Please choose a profession from the list." in refused.content.decode()
+    )
     later()
     assert re.search(r'<option value="puppeteer"[^>]*>Puppeteer</option>', page(client))
     response = client.post("/sign/", {**valid_form_data, "profession": "puppeteer"})
     assert response.status_code == 302
-    assert Signature.objects.get().profession.slug == "puppeteer"
+    assert Signature.objects.get(email=valid_form_data["email"]).profession.slug == "puppeteer"
 
 
 def test_a_name_featured_elsewhere_shows_within_the_bound(client, later):

@@ -94,6 +94,19 @@ def country_choices() -> list[tuple[str, str]]:
     return [("", "Prefer not to say"), *((code, str(name)) for code, name in countries)]
 
 
+class CountryChoiceField(forms.ChoiceField):
+    """Checks a country against a set: ChoiceField walks all ~250 choices, normalising each, for
+    every submission."""
+
+    def valid_value(self, value) -> bool:
+        return str(value) in _country_codes()
+
+
+@functools.cache
+def _country_codes() -> frozenset[str]:
+    return frozenset(code for code, _ in country_choices())
+
+
 class LongSelect(forms.Select):
     """A <select> rendered in one pass: Django's Select renders a template per option, which
     for the ~250 countries was most of the letter page's time."""
@@ -188,7 +201,7 @@ class SignForm(ErrorsTiedToFields, forms.Form):
         required=False,
         help_text="Optional. Shown next to your name if you appear on the public list.",
     )
-    country = forms.ChoiceField(
+    country = CountryChoiceField(
         label="Country",
         # A callable: the ~250 choices are then not deep-copied for every form instance.
         choices=country_choices,

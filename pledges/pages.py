@@ -23,7 +23,7 @@ from django.utils.translation import get_language
 
 from pledges.figures import live_figures
 from pledges.graphics import history_chart, signatures_badge
-from pledges.models import Guild, LetterVersion, Profession, Signature, SigningStatus
+from pledges.models import AboutPage, Guild, LetterVersion, Profession, Signature, SigningStatus
 from pledges.snapshots import Snapshot
 
 # Replaced in tests to move time on.
@@ -150,6 +150,7 @@ def _press_context(figures: Snapshot) -> dict:
             .select_related("profession")
             .order_by("full_name")[:PRESS_FEATURED_LIMIT]
         ),
+        "about": AboutPage.current(),
     }
 
 
@@ -158,6 +159,6 @@ press_page = PageForEveryone("pledges/press.html", _press_context)
 
 # Not Signature: every new signature would throw the page away. Featured names change through
 # update() anyway, and show within the bound.
-for _model in (LetterVersion, SigningStatus, Guild, Profession):
+for _model in (LetterVersion, SigningStatus, Guild, Profession, AboutPage):
     post_save.connect(Recent.forget_all, sender=_model, dispatch_uid=f"pages-forget-{_model.__name__}")
     post_delete.connect(Recent.forget_all, sender=_model, dispatch_uid=f"pages-forget-del-{_model.__name__}")

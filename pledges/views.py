@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.http import urlencode
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
@@ -18,7 +19,7 @@ from pledges.figures import count_snapshot, live_figures_snapshot
 from pledges.forms import SignatoryFilterForm, SignForm
 from pledges.graphics import signatures_badge
 from pledges.ip_hashing import hash_ip
-from pledges.models import PUBLIC_ORDER, Signature
+from pledges.models import PUBLIC_ORDER, AboutPage, Signature
 from pledges.signing import sign as sign_letter
 from pledges.snapshots import Snapshot, http_cache_control
 
@@ -160,6 +161,22 @@ def withdraw(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "pledges/withdraw.html", {"signature": signature})
 
 
+# No CSRF token: a mail provider's one-click POST (RFC 8058) carries none, and the signed token in
+# the URL is the authority. No per-IP limit either: those POSTs come from a few provider addresses.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    signature, bad_link = _signature_or_bad_link(request, token, "unsubscribe")
+    if bad_link:
+        return bad_link
+    if request.method == "POST":
+        signature.unsubscribe()
+        if request.POST.get("List-Unsubscribe") == "One-Click":
+            return HttpResponse("Unsubscribed.", content_type="text/plain; charset=utf-8")
+        return render(request, "pledges/unsubscribed.html", {"signature": signature})
+    return render(request, "pledges/unsubscribe.html", {"signature": signature})
+
+
 def _open_to_other_sites(response: HttpResponse, snapshot: Snapshot) -> HttpResponse:
     # Other sites read the count from their own scripts and embed the badge in their own pages.
     response["Access-Control-Allow-Origin"] = "*"
@@ -195,6 +212,8 @@ def press(request: HttpRequest) -> HttpResponse:
 
 
 SIGNATORIES_PER_PAGE = 50
+# A search says how many names match, counting up to this many.
+MATCH_COUNT_CAP = 1000
 
 
 def _filtered_signatories(form: SignatoryFilterForm):
@@ -213,6 +232,8 @@ def signatories(request: HttpRequest) -> HttpResponse:
         return render(request, "pledges/signatories.html", {"form": form}, status=400)
     data = form.cleaned_data
     rows = _filtered_signatories(form)
+    filters = {key: request.GET[key] for key in ("q", "guild", "profession") if request.GET.get(key)}
+    match_count = rows.capped_count(MATCH_COUNT_CAP) if filters else None
     # One more than a page tells whether there is a next page, without counting.
     ids = None
     if data["q"] and data["guild"] is None and data["profession"] is None:
@@ -228,7 +249,6 @@ def signatories(request: HttpRequest) -> HttpResponse:
         if data["after"]:
             rows = rows.after(data["after"])
         page = list(rows[: SIGNATORIES_PER_PAGE + 1])
-    filters = {key: request.GET[key] for key in ("q", "guild", "profession") if request.GET.get(key)}
     next_url = None
     if len(page) > SIGNATORIES_PER_PAGE:
         page = page[:SIGNATORIES_PER_PAGE]
@@ -241,6 +261,8 @@ def signatories(request: HttpRequest) -> HttpResponse:
         "first_url": f"{request.path}?{urlencode(filters)}" if filters else request.path,
         "is_first_page": not form.cleaned_data["after"],
         "is_filtered": bool(filters),
+        "match_count": match_count,
+        "match_count_cap": MATCH_COUNT_CAP,
         "csv_url": f"/signatories.csv?{urlencode(filters)}" if filters else "/signatories.csv",
         "counts": count_snapshot(),
     }
@@ -276,8 +298,14 @@ def privacy(request: HttpRequest) -> HttpResponse:
         "outbox_days": settings.OUTBOX_RETENTION_DAYS,
         "verify_days": settings.VERIFY_LINK_MAX_AGE_DAYS,
         "emails_per_day": settings.EMAILS_PER_ADDRESS_PER_DAY,
+        "about": AboutPage.current(),
     }
     return render(request, "pledges/privacy.html", ctx)
+
+
+@require_GET
+def about(request: HttpRequest) -> HttpResponse:
+    return render(request, "pledges/about.html", {"about": AboutPage.current()})
 
 
 @require_GET

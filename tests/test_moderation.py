@@ -11,7 +11,8 @@ S = Signature.Status
 @pytest.mark.django_db
 def test_moderation_verbs_change_only_the_states_they_allow_and_log_only_real_changes():
     user = User.objects.create_user("mo")
-    pending, confirmed = make_signature(status=S.PENDING), make_signature(status=S.CONFIRMED)
+    pending = make_signature(status=S.PENDING)
+    confirmed = make_signature(status=S.CONFIRMED, credit="Kindred")  # featuring needs a credit
     assert pending.approve(user) is False and pending.status == S.PENDING
     assert pending.feature(user) is False
     assert confirmed.approve(user) is True and confirmed.approve(user) is False

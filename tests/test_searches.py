@@ -35,7 +35,7 @@ def names():
         )
     listed = Signature.objects.published()
     for signature in listed.order_by("?")[:6]:
-        Signature.objects.filter(pk=signature.pk).update(featured=True)
+        Signature.objects.filter(pk=signature.pk).update(featured=True, credit="A credit")
 
 
 @pytest.mark.parametrize("q", ["garcia", "mari", "smith", "lopez", "ng"])

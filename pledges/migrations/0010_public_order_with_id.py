@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("pledges", "0006_moderators_group_signing_status"),
+        ("pledges", "0009_featured_has_credit"),
     ]
 
     operations = [

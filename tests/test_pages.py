@@ -131,15 +131,17 @@ def test_a_name_cannot_be_featured_without_a_credit():
     from django.db import IntegrityError, transaction
 
     with pytest.raises(IntegrityError, match="signature_featured_has_credit"), transaction.atomic():
-        make_signature(status=S.APPROVED, featured=True, credit="")
+        make_signature(status=S.APPROVED, featured=True, credit="", verified=True)
     uncredited = make_signature(status=S.APPROVED, credit="")
     assert uncredited.feature(None) is False
-    credited = make_signature(status=S.APPROVED, credit="Kindred")
+    credited = make_signature(status=S.APPROVED, credit="Kindred", verified=True)
     assert credited.feature(None) is True
 
 
 def test_featured_names_show_their_credit_on_every_page_that_lists_them(client):
-    make_signature(status=S.APPROVED, full_name="Octavia Butler", featured=True, credit="Kindred")
+    make_signature(
+        status=S.APPROVED, full_name="Octavia Butler", featured=True, credit="Kindred", verified=True
+    )
     for page in ("/", "/press/", "/signatories/"):
         html = client.get(page).content.decode()
         assert re.search(r"Octavia Butler</span>.*?Kindred", html, re.S), page

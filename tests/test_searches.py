@@ -4,6 +4,7 @@ whatever it returns must be exactly the page that sorting every match gives."""
 import random
 
 import pytest
+from django.utils import timezone
 
 from pledges import models
 from pledges.models import PublicListKey, Signature
@@ -35,7 +36,12 @@ def names():
         )
     listed = Signature.objects.published()
     for signature in listed.order_by("?")[:6]:
-        Signature.objects.filter(pk=signature.pk).update(featured=True, credit="A credit")
+        Signature.objects.filter(pk=signature.pk).update(
+            featured=True,
+            credit="A credit",
+            verified_at=timezone.now(),
+            verification_method=Signature.VerificationMethod.OTHER,
+        )
 
 
 @pytest.mark.parametrize("q", ["garcia", "mari", "smith", "lopez", "ng"])

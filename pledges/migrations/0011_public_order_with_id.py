@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("pledges", "0009_featured_has_credit"),
+        ("pledges", "0010_trust_mailbox_watchlist_verified"),
     ]
 
     operations = [

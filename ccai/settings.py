@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "pledges.middleware.AdminFormLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
@@ -228,6 +229,15 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
 # No page takes a file: file parts of a multipart form are read (within the limit) and dropped,
 # never written to disk.
 FILE_UPLOAD_HANDLERS = []
+
+# Signed-in staff posting to the admin may send more fields: a changelist page of 100 rows
+# posts one field per ticked row (see pledges/middleware.py).
+ADMIN_DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("ADMIN_DATA_UPLOAD_MAX_NUMBER_FIELDS", default=1000)
+
+# Bulk moderation: a selection up to BULK_IN_REQUEST_MAX signatures changes in the request;
+# a larger one becomes a background job that the worker runs BULK_BATCH_SIZE rows at a time.
+BULK_IN_REQUEST_MAX = env.int("BULK_IN_REQUEST_MAX", default=500)
+BULK_BATCH_SIZE = env.int("BULK_BATCH_SIZE", default=1000)
 
 # Security
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY_COUNT else None

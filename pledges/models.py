@@ -166,6 +166,53 @@ class SignatureQuerySet(models.QuerySet):
         """Confirmed and not yet moderated, oldest first."""
         return self.filter(status=Signature.Status.CONFIRMED).order_by("confirmed_at", "pk")
 
+    def triaged(self):
+        """In the order a person should read them: flagged first, then notable (with a credit),
+        then the rest, each oldest first; signature_triage indexes it within the queue."""
+        return self.order_by(*TRIAGE_ORDER)
+
+    def rejectable(self):
+        S = Signature.Status
+        return self.filter(status__in=[S.CONFIRMED, S.APPROVED])
+
+    def featurable(self):
+        """Only a verified signature can be featured (signature_featured_is_verified)."""
+        return self.filter(
+            status=Signature.Status.APPROVED, featured=False, verified_at__isnull=False
+        ).exclude(credit="")
+
+    def unfeaturable(self):
+        return self.filter(status=Signature.Status.APPROVED, featured=True)
+
+    def moderate(self, action: str, by, job=None) -> list[int]:
+        """Apply a bulk action to these rows as one conditional update (only rows still in a
+        state that allows it change, so running it twice changes nothing the second time),
+        with one ModerationEvent per row changed. Returns the ids changed."""
+        allowed, changes = BULK_ACTIONS[action]
+        now = timezone.now()
+        with transaction.atomic():
+            # Locking re-checks the condition against rows a concurrent transaction just changed.
+            rows = getattr(self.order_by(), allowed)().select_for_update(of=("self",))
+            found = list(rows.values_list("pk", "flags"))
+            ids = [pk for pk, _ in found]
+            if ids:
+                Signature.objects.filter(pk__in=ids).update(**changes(now))
+                ModerationEvent.objects.bulk_create(
+                    ModerationEvent(
+                        signature_id=pk,
+                        action=action,
+                        actor=by,
+                        job=job,
+                        created_at=now,
+                        # As Signature.approve_clearing_flags() notes them.
+                        note=f"Cleared: {', '.join(flags)}"
+                        if action == "approve_clearing_flags" and flags
+                        else "",
+                    )
+                    for pk, flags in found
+                )
+        return ids
+
     def name_matches(self, text: str):
         """Names containing every word of `text` as the start of a word, ignoring case and
         accents ("zoe ob" finds "Zoë O'Brien"), through a full-text index on search_name."""
@@ -474,6 +521,15 @@ class Signature(models.Model):
                 fields=["created_at", "id"], condition=~Q(flags=[]), name="signature_flagged_created"
             ),
             GinIndex(fields=["flags"], name="signature_flags"),
+            # The moderation queue in triage order (TRIAGE_ORDER).
+            models.Index(
+                Func(F("flags"), template="(%(expressions)s = '{}')"),
+                Func(F("credit"), template="(%(expressions)s = '')"),
+                F("confirmed_at"),
+                F("id"),
+                condition=Q(status="confirmed"),
+                name="signature_triage",
+            ),
             # updates.queue_recipients(): the recipients of an update, walked in id order.
             models.Index(
                 fields=["id"],
@@ -599,6 +655,18 @@ class Signature(models.Model):
     def public_list_key(self) -> "PublicListKey":
         return PublicListKey(self.featured, self.search_name, self.created_at)
 
+    def public_list_note(self) -> str:
+        """What the signer is told about the public list, under the publication policy in force
+        (nothing when they chose not to be listed)."""
+        S = self.Status
+        if not self.show_publicly or self.status not in {S.PENDING, S.CONFIRMED, S.APPROVED}:
+            return ""
+        if self.status == S.APPROVED:
+            return "Your name is now on the public list."
+        if self.status == S.PENDING and not self.flags and SigningStatus.current().publishes_at_once:
+            return "Your name will appear on the public list as soon as you confirm."
+        return "Your name will appear on the public list once our staff have reviewed it."
+
     @property
     def receives_updates(self) -> bool:
         """The row-level twin of SignatureQuerySet.update_recipients()."""
@@ -623,9 +691,24 @@ class Signature(models.Model):
         return bool(changed)
 
     def confirm(self) -> bool:
-        return self._transition(
-            [self.Status.PENDING], status=self.Status.CONFIRMED, confirmed_at=timezone.now()
-        )
+        """Under the automatic publication policy an unflagged signature is approved at once;
+        otherwise (or when flagged) it waits in the moderation queue."""
+        now = timezone.now()
+        if SigningStatus.current().publishes_at_once:
+            with transaction.atomic():
+                approved = self._transition(
+                    [self.Status.PENDING],
+                    Q(flags=[]),
+                    status=self.Status.APPROVED,
+                    confirmed_at=now,
+                    moderated_at=now,
+                )
+                if approved:
+                    ModerationEvent.objects.create(
+                        signature=self, action=ModerationEvent.Action.PUBLISH_AT_ONCE
+                    )
+                    return True
+        return self._transition([self.Status.PENDING], status=self.Status.CONFIRMED, confirmed_at=now)
 
     def _moderate(self, action: str, by, allowed_from, condition=None, note: str = "", **changes) -> bool:
         with transaction.atomic():
@@ -802,6 +885,41 @@ SEARCH_WALK_ROWS = 20_000
 # signature_public_search and sorts just those.
 SEARCH_ORDER = [models.expressions.RawSQL("(NOT pledges_signature.featured)::int", []), *PUBLIC_ORDER[1:]]
 
+# The queue's triage order (flagged, then with a credit, then the rest; false sorts first);
+# signature_triage indexes it.
+TRIAGE_ORDER = [
+    models.expressions.RawSQL("pledges_signature.flags = '{}'", []).asc(),
+    models.expressions.RawSQL("pledges_signature.credit = ''", []).asc(),
+    F("confirmed_at").asc(),
+    F("id").asc(),
+]
+
+# What each bulk action may change (a SignatureQuerySet method) and how.
+# The changes match the Signature methods of the same names.
+BULK_ACTIONS = {
+    "approve": ("routinely_approvable", lambda now: {"status": "approved", "moderated_at": now}),
+    "approve_clearing_flags": (
+        "flags_clearable",
+        lambda now: {"status": "approved", "flags": [], "moderated_at": now},
+    ),
+    "reject": (
+        "rejectable",
+        lambda now: {
+            "status": "rejected",
+            "featured": False,
+            "namesake": False,
+            "watchlist_recheck": False,
+            "verified_at": None,
+            "verified_by": None,
+            "verification_method": "",
+            "verification_note": "",
+            "moderated_at": now,
+        },
+    ),
+    "feature": ("featurable", lambda now: {"featured": True}),
+    "unfeature": ("unfeaturable", lambda now: {"featured": False}),
+}
+
 
 class PublicListKey(typing.NamedTuple):
     """Where a page of the public list ends: the name as sorted and the signing time, never an id.
@@ -858,6 +976,7 @@ class ModerationAction(models.TextChoices):
     UNFEATURE = "unfeature", "Unfeatured"
     RESEND_CONFIRMATION = "resend_confirmation", "Resent the confirmation email"
     IMPORT = "import", "Imported as approved"
+    PUBLISH_AT_ONCE = "publish_at_once", "Published at once (automatic policy)"
     VERIFY = "verify", "Verified as the person named"
     APPROVE_CLEARING_FLAGS = "approve_clearing_flags", "Approved, clearing flags"
     APPROVE_NAMESAKE = "approve_namesake", "Approved as a namesake"
@@ -875,6 +994,10 @@ class ModerationEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Set when a bulk job made the change, so that the job's log lists every row it changed.
+    job = models.ForeignKey(
+        "BulkModerationJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
     note = models.CharField(max_length=600, blank=True)
 
     class Meta:
@@ -888,8 +1011,121 @@ class ModerationEvent(models.Model):
         indexes = [models.Index(fields=["signature", "created_at"], name="moderation_event_signature")]
 
     def __str__(self) -> str:
+        if self.action == self.Action.PUBLISH_AT_ONCE:
+            return f"{self.get_action_display()} at {self.created_at:%Y-%m-%d %H:%M}"
         actor = self.actor or "a deleted user"
         return f"{self.get_action_display()} by {actor} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class BulkModerationJobQuerySet(models.QuerySet):
+    def unfinished(self):
+        return self.filter(state__in=[BulkModerationJob.State.QUEUED, BulkModerationJob.State.RUNNING])
+
+
+class BulkModerationJob(models.Model):
+    """A moderation action on more signatures than a request should touch, run by the worker in
+    batches (pledges/bulk.py). The selection is stored as the admin changelist it was made on
+    (its model and filters), limited to the signatures that existed when the job was made."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Waiting for the worker"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Failed"
+
+    class Action(models.TextChoices):
+        APPROVE = "approve", "Approve"
+        APPROVE_CLEARING_FLAGS = "approve_clearing_flags", "Approve and clear flags"
+        REJECT = "reject", "Reject"
+        FEATURE = "feature", "Feature"
+        UNFEATURE = "unfeature", "Unfeature"
+        RESEND_CONFIRMATION = "resend_confirmation", "Resend the confirmation email"
+
+    action = models.CharField(max_length=30, choices=Action.choices)
+    description = models.CharField(max_length=300, help_text="The selection, in words.")
+    changelist = models.CharField(max_length=100, help_text="The admin list it was selected on (app.model).")
+    query = models.TextField(blank=True, help_text="That list's filters and search, as a query string.")
+    max_signature_id = models.BigIntegerField(help_text="Signatures made after the job are not in it.")
+    last_signature_id = models.BigIntegerField(default=0, help_text="Progress: the rows up to here are done.")
+    total = models.PositiveIntegerField(null=True, blank=True, help_text="Counted when the job starts.")
+    processed = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = BulkModerationJobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "bulk moderation job"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=["queued", "running", "done", "cancelled", "failed"]),
+                name="bulk_job_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    action__in=[
+                        "approve",
+                        "approve_clearing_flags",
+                        "reject",
+                        "feature",
+                        "unfeature",
+                        "resend_confirmation",
+                    ]
+                ),
+                name="bulk_job_action_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(changed__lte=F("processed")), name="bulk_job_changed_le_processed"
+            ),
+            models.CheckConstraint(
+                condition=Q(finished_at__isnull=True) | Q(state__in=["done", "cancelled", "failed"]),
+                name="bulk_job_finished_has_end_state",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at", "id"],
+                condition=Q(state__in=["queued", "running"]),
+                name="bulk_job_unfinished",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.description}"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in {self.State.DONE, self.State.CANCELLED, self.State.FAILED}
+
+    @property
+    def percent_done(self) -> int:
+        if self.state == self.State.DONE:
+            return 100
+        if not self.total:
+            return 0
+        return min(100, self.processed * 100 // self.total)
+
+    def cancel(self, by) -> bool:
+        """Stop before the next batch; what is done stays done (each batch is one transaction)."""
+        changed = (
+            BulkModerationJob.objects.unfinished()
+            .filter(pk=self.pk)
+            .update(state=self.State.CANCELLED, cancelled_by=by, finished_at=timezone.now())
+        )
+        self.refresh_from_db()
+        return bool(changed)
 
 
 class WatchedNameQuerySet(models.QuerySet):
@@ -1016,9 +1252,24 @@ class SigningStatus(models.Model):
 
     DEFAULT_MESSAGE = "Signing is paused for the moment. Please come back later."
 
+    class Publication(models.TextChoices):
+        MODERATED = "moderated", "Every name waits for a moderator"
+        AT_ONCE = "at_once", "A confirmed signature without flags is published at once; flagged ones wait"
+
     paused = models.BooleanField(default=False)
     message = models.CharField(
-        max_length=300, default=DEFAULT_MESSAGE, help_text="Shown on the letter page while paused."
+        "message shown while paused",
+        max_length=300,
+        default=DEFAULT_MESSAGE,
+        help_text="Shown on the letter page instead of the form while signing is paused.",
+    )
+    publication = models.CharField(
+        "publication policy",
+        max_length=20,
+        choices=Publication.choices,
+        default=Publication.MODERATED,
+        help_text="Switching to publishing at once also publishes the unflagged signatures waiting "
+        "in the queue, in the background.",
     )
     changed_at = models.DateTimeField(default=timezone.now)
     changed_by = models.ForeignKey(
@@ -1027,10 +1278,19 @@ class SigningStatus(models.Model):
 
     class Meta:
         verbose_name = verbose_name_plural = "signing status"
-        constraints = [models.CheckConstraint(condition=Q(pk=1), name="signing_status_single_row")]
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="signing_status_single_row"),
+            models.CheckConstraint(
+                condition=Q(publication__in=["moderated", "at_once"]), name="signing_status_publication_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
         return "Signing is paused" if self.paused else "Signing is open"
+
+    @property
+    def publishes_at_once(self) -> bool:
+        return self.publication == self.Publication.AT_ONCE
 
     @classmethod
     def current(cls) -> "SigningStatus":
@@ -1126,6 +1386,10 @@ class OutgoingEmail(models.Model):
             models.Index(fields=["to"], name="outgoing_email_to"),
             # The per-mailbox daily limit on emails.
             models.Index(fields=["mailbox", "created_at"], name="outgoing_email_mailbox_created"),
+            # The admin index's count of failed emails.
+            models.Index(
+                fields=["failed_at"], condition=Q(failed_at__isnull=False), name="outgoing_email_failed"
+            ),
         ]
 
     def __str__(self) -> str:

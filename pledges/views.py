@@ -326,6 +326,7 @@ def privacy(request: HttpRequest) -> HttpResponse:
         "outbox_days": settings.OUTBOX_RETENTION_DAYS,
         "verify_days": settings.VERIFY_LINK_MAX_AGE_DAYS,
         "emails_per_day": settings.EMAILS_PER_ADDRESS_PER_DAY,
+        "publishes_at_once": SigningStatus.current().publishes_at_once,
         "about": AboutPage.current(),
     }
     return render(request, "pledges/privacy.html", ctx)

@@ -19,7 +19,7 @@ from pledges.figures import count_snapshot, live_figures_snapshot
 from pledges.forms import SignatoryFilterForm, SignForm
 from pledges.graphics import signatures_badge
 from pledges.ip_hashing import hash_ip
-from pledges.models import PUBLIC_ORDER, AboutPage, Signature
+from pledges.models import PUBLIC_ORDER, AboutPage, Signature, SigningStatus
 from pledges.signing import sign as sign_letter
 from pledges.snapshots import Snapshot, http_cache_control
 

@@ -46,10 +46,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "pledges.middleware.CachedPolicyCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before anything that reads the body (the CSRF check reads the whole form).
     "pledges.middleware.RequestBodyLimits",
+    # The letter page, the count and the badge skip the rest (see pledges/middleware.py).
+    "pledges.middleware.FastPublicReads",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -132,6 +134,10 @@ UNCONFIRMED_EXPIRY_DAYS = env.int("UNCONFIRMED_EXPIRY_DAYS", default=14)
 # Sent emails (they hold a name and an address) are deleted after this by purge_unconfirmed.
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
 COUNT_MAX_AGE_SECONDS = env.int("COUNT_MAX_AGE_SECONDS", default=60)
+# How long each process keeps the letter page's markup, the pause switch, the current letter
+# version and the form's choices before reading them again (pledges/pages.py): a change made in
+# the admin shows everywhere within this many seconds.
+PUBLIC_CACHE_SECONDS = env.float("PUBLIC_CACHE_SECONDS", default=5)
 # Client IPs are stored only as an HMAC keyed with this secret.
 IP_HASH_KEY = env("IP_HASH_KEY", default=SECRET_KEY)
 # How many reverse proxies in front of the app append to X-Forwarded-For.

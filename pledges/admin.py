@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
-from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.views.main import SEARCH_VAR, ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
@@ -72,6 +72,11 @@ class CappedCountPaginator(Paginator):
     @property
     def is_capped(self) -> bool:
         return self.count > self.count_cap
+
+
+# A search for a common name finds tens of thousands at a million signatures; counting them
+# means reading each, so a search counts up to here (ten pages), which is all anyone reads.
+SEARCH_COUNT_CAP = 1_000
 
 
 class FlagFilter(admin.SimpleListFilter):
@@ -538,6 +543,12 @@ class SignatureAdmin(admin.ModelAdmin):
             return "Only a confirmed signature can be verified."
         url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_verify", args=[signature.pk])
         return format_html('<a class="button" href="{}">Verify, or approve as a namesake</a>', url)
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        paginator = super().get_paginator(request, queryset, per_page, orphans, allow_empty_first_page)
+        if request.GET.get(SEARCH_VAR, "").strip():
+            paginator.count_cap = SEARCH_COUNT_CAP
+        return paginator
 
     def get_search_results(self, request, queryset, search_term):
         """An address, in any spelling of its mailbox: the unique index on the mailbox; otherwise

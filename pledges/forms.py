@@ -10,7 +10,7 @@ from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 from django_countries import countries
 
-from pledges import watchlist
+from pledges import pages, watchlist
 from pledges.mailboxes import InvalidAddress, canonical_mailbox
 from pledges.maildomains import can_receive_mail, is_disposable
 from pledges.models import CREDIT_MAX_LENGTH, NAME_MAX_LENGTH, Guild, Profession, PublicListKey, Signature
@@ -95,6 +95,19 @@ def country_choices() -> list[tuple[str, str]]:
     return [("", "Prefer not to say"), *((code, str(name)) for code, name in countries)]
 
 
+class CountryChoiceField(forms.ChoiceField):
+    """Checks a country against a set: ChoiceField walks all ~250 choices, normalising each, for
+    every submission."""
+
+    def valid_value(self, value) -> bool:
+        return str(value) in _country_codes()
+
+
+@functools.cache
+def _country_codes() -> frozenset[str]:
+    return frozenset(code for code, _ in country_choices())
+
+
 class LongSelect(forms.Select):
     """A <select> rendered in one pass: Django's Select renders a template per option, which
     for the ~250 countries was most of the letter page's time."""
@@ -111,6 +124,38 @@ class LongSelect(forms.Select):
             flatatt(self.build_attrs(self.attrs, {**(attrs or {}), "name": name})),
             options,
         )
+
+
+class RecentProfessionField(forms.ModelChoiceField):
+    """A profession by slug, checked against this process's recent copy of the choices
+    (pages.choices, at most PUBLIC_CACHE_SECONDS old) rather than a query per submission."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        self.validate_no_null_characters(value)
+        profession = pages.choices.get()[0].get(str(value))
+        if profession is None:
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return profession
+
+
+class RecentGuildsField(forms.ModelMultipleChoiceField):
+    """Guilds by slug, checked as RecentProfessionField checks a profession."""
+
+    def _check_values(self, value):
+        try:
+            slugs = list(dict.fromkeys(str(slug) for slug in value))
+        except TypeError:
+            raise ValidationError(self.error_messages["invalid_list"], code="invalid_list") from None
+        guilds = pages.choices.get()[1]
+        for slug in slugs:
+            self.validate_no_null_characters(slug)
+            if slug not in guilds:
+                raise ValidationError(
+                    self.error_messages["invalid_choice"], code="invalid_choice", params={"value": slug}
+                )
+        return [guilds[slug] for slug in slugs]
 
 
 class SignForm(forms.Form):
@@ -130,7 +175,7 @@ class SignForm(forms.Form):
             "invalid": "Please enter a valid email address.",
         },
     )
-    profession = forms.ModelChoiceField(
+    profession = RecentProfessionField(
         label="Profession",
         queryset=Profession.objects.all(),
         to_field_name="slug",
@@ -140,7 +185,7 @@ class SignForm(forms.Form):
             "invalid_choice": "Please choose a profession from the list.",
         },
     )
-    guilds = forms.ModelMultipleChoiceField(
+    guilds = RecentGuildsField(
         label="Guilds and unions",
         queryset=Guild.objects.all(),
         to_field_name="slug",
@@ -157,7 +202,7 @@ class SignForm(forms.Form):
         required=False,
         help_text="Optional. Shown next to your name if you appear on the public list.",
     )
-    country = forms.ChoiceField(
+    country = CountryChoiceField(
         label="Country",
         # A callable: the ~250 choices are then not deep-copied for every form instance.
         choices=country_choices,

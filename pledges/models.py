@@ -3,6 +3,7 @@ import binascii
 import hashlib
 import json
 import os
+import re
 import typing
 import uuid
 from datetime import datetime, timedelta
@@ -15,7 +16,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Count, F, Func, Q, Value
 from django.db.models.functions import Lower, TruncDate
 from django.utils import timezone
@@ -244,6 +245,47 @@ class SignatureQuerySet(models.QuerySet):
         if profession is not None:
             signatures = signatures.filter(profession=profession)
         return signatures.order_by(*(SEARCH_ORDER if q else PUBLIC_ORDER))
+
+    def first_matches(
+        self, text: str, *, after: "PublicListKey | None" = None, limit: int
+    ) -> list[int] | None:
+        """The ids of the first `limit` listed names matching `text` (as name_matches() matches),
+        in the list's order, after `key`: found by walking the list's index, or None when they are
+        not all within the next SEARCH_WALK_ROWS listed names, for the caller to sort every match
+        instead. A common surname is spread over the whole list, so a page of it turns up within a
+        few thousand names (an index-only scan, a few milliseconds at a million), where sorting
+        its matches means reading every one of them; a rare name, or a first name (all its
+        bearers sit together in name order), is better sorted."""
+        words = name_words(text)
+        if not words:
+            return []
+        if len(words) > 1:
+            return None  # two words narrow a search to few names, which sorting handles at once
+        # LIKE is a cheap first sieve (the name contains each word); the full-text match decides,
+        # so that the walk finds exactly what name_matches() finds.
+        likes = " AND ".join(["search_name LIKE lower(%s)"] * len(words))
+        patterns = ["%" + re.sub(r"([\\%_])", r"\\\1", word) + "%" for word in words]
+        query = " & ".join(f"{word}:*" for word in words)
+        seek, seek_params = "", []
+        if after is not None:
+            seek = "AND ((NOT featured), search_name, created_at) > (%s, %s, %s)"
+            seek_params = [not after.featured, after.search_name, after.created_at]
+        sql = f"""
+            SELECT id FROM (
+                SELECT id, (NOT featured) AS not_featured, search_name, created_at
+                FROM pledges_signature
+                WHERE status = 'approved' AND show_publicly {seek}
+                ORDER BY (NOT featured), search_name, created_at, id
+                LIMIT %s
+            ) AS walked
+            WHERE {likes} AND to_tsvector('simple', search_name) @@ to_tsquery('simple', %s)
+            ORDER BY not_featured, search_name, created_at, id
+            LIMIT %s
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*seek_params, SEARCH_WALK_ROWS, *patterns, query, limit])
+            ids = [row[0] for row in cursor.fetchall()]
+        return ids if len(ids) == limit else None
 
     def after(self, key: "PublicListKey"):
         """Keyset (seek) pagination for public_list(): the rows after `key`, found through the
@@ -511,13 +553,17 @@ class Signature(models.Model):
                 condition=Q(verified_at__isnull=False),
                 name="signature_verified_created",
             ),
-            # The public list in its order (PUBLIC_ORDER), read from the top or from a key.
+            # The public list in its order (PUBLIC_ORDER), read from the top or from a key; with
+            # the id, and featured itself (PostgreSQL reads only plain columns from an index), so
+            # that a search can walk it without reading the table (first_matches()).
             models.Index(
                 Func(F("featured"), template="(NOT %(expressions)s)"),
                 F("search_name"),
                 F("created_at"),
+                F("id"),
                 condition=Q(status=SignatureStatus.APPROVED, show_publicly=True),
-                name="signature_public_order",
+                include=["featured"],
+                name="signature_public_order_id",
             ),
             # ?verified=1: the same order over the few verified rows.
             models.Index(
@@ -831,6 +877,8 @@ PUBLIC_ORDER = [
     "created_at",
     "pk",
 ]
+# How far first_matches() walks the public list before it leaves a search to sorting.
+SEARCH_WALK_ROWS = 20_000
 # The same order, in a form that index cannot serve. Matching names sit together in name order
 # (every "Maria …" in one stretch a third of the way down), so walking the index until a page of
 # matches turns up can read a third of the table; a search instead finds its matches through

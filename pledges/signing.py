@@ -3,10 +3,10 @@ resending the confirmation email."""
 
 from django.db import IntegrityError, transaction
 
-from pledges import emails, watchlist
+from pledges import emails, pages, watchlist
 from pledges import review as review_checks
 from pledges.mailboxes import canonical_mailbox
-from pledges.models import LetterVersion, ModerationEvent, Signature, WatchedName
+from pledges.models import ModerationEvent, Signature, WatchedName
 
 
 def review(*, full_name: str, email: str, ip_hash: str) -> tuple[set[str], WatchedName | None]:
@@ -61,7 +61,7 @@ def sign(
         "ip_hash": ip_hash,
         "flags": sorted(set(flags) | review_flags_found),
         "watchlist_match": watched,
-        "letter_version": LetterVersion.objects.current(),
+        "letter_version": pages.current_letter.get(),
     }
     while True:
         try:

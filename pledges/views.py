@@ -1,5 +1,4 @@
 import ipaddress
-from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core import signing
@@ -13,12 +12,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 
+from pledges import pages
+from pledges.csrf import get_token
 from pledges.exports import csv_lines
 from pledges.figures import count_snapshot, live_figures_snapshot
 from pledges.forms import SignatoryFilterForm, SignForm
-from pledges.graphics import history_chart, signatures_badge
+from pledges.graphics import signatures_badge
 from pledges.ip_hashing import hash_ip
-from pledges.models import AboutPage, LetterVersion, Signature, SigningStatus
+from pledges.models import PUBLIC_ORDER, AboutPage, Signature, SigningStatus
 from pledges.signing import sign as sign_letter
 from pledges.snapshots import Snapshot, http_cache_control
 
@@ -58,15 +59,13 @@ def client_key(group: str, request: HttpRequest) -> str:
     return client_hash(request)
 
 
-def letter_page(request: HttpRequest, form: SignForm | None = None, status: int = 200) -> HttpResponse:
-    ctx = {
-        "letter": LetterVersion.objects.current(),
-        "form": form or SignForm(),
-        "counts": count_snapshot(),
-        "featured": Signature.objects.featured().select_related("profession")[:12],
-        "signing_status": SigningStatus.current(),
-    }
-    return render(request, "pledges/letter.html", ctx, status=status)
+def letter_page(request: HttpRequest, status: int = 200) -> HttpResponse:
+    """The letter page with an empty form, as every visitor gets it (see pages.py)."""
+    return HttpResponse(pages.letter_page.get().with_token(get_token(request)), status=status)
+
+
+def letter_page_with_errors(request: HttpRequest, form: SignForm) -> HttpResponse:
+    return render(request, "pledges/letter.html", pages.letter_context(form), status=400)
 
 
 @require_GET
@@ -98,11 +97,11 @@ def admin_login_locked_out(request: HttpRequest, original_response=None, credent
 @require_POST
 @ratelimit(group="sign-ip-hard", key=client_key, rate=rate_setting("RATELIMIT_SIGN_IP_HARD"))
 def sign(request: HttpRequest) -> HttpResponse:
-    if SigningStatus.current().paused:
+    if pages.signing_status.get().paused:
         return letter_page(request, status=403)
     form = SignForm(request.POST)
     if not form.is_valid():
-        return letter_page(request, form, status=400)
+        return letter_page_with_errors(request, form)
     if form.is_bot():
         return redirect("pledges:thanks")
     # Past the soft limit the signature is still taken (a union hall shares one IP) but held.
@@ -230,27 +229,9 @@ def badge(request: HttpRequest) -> HttpResponse:
     return _open_to_other_sites(HttpResponse(svg, content_type="image/svg+xml"), snapshot)
 
 
-PRESS_FEATURED_LIMIT = 100
-
-
 @require_safe
 def press(request: HttpRequest) -> HttpResponse:
-    snapshot = live_figures_snapshot()
-    counts, history = snapshot.data["count"], snapshot.data["history"]
-    ctx = {
-        "counts": counts,
-        "as_of": datetime.strptime(counts["as_of"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC),
-        "history": history,
-        "chart": history_chart(history),
-        "badge": signatures_badge(counts["count"]),
-        # Bounded, so that the page costs the same however many names staff feature; the public
-        # list shows them all, first.
-        "featured": Signature.objects.featured()
-        .select_related("profession")
-        .order_by("full_name")[:PRESS_FEATURED_LIMIT],
-        "about": AboutPage.current(),
-    }
-    return render(request, "pledges/press.html", ctx)
+    return HttpResponse(b"".join(pages.press_page.get().parts))
 
 
 SIGNATORIES_PER_PAGE = 50
@@ -274,15 +255,27 @@ def signatories(request: HttpRequest) -> HttpResponse:
     form = SignatoryFilterForm(request.GET)
     if not form.is_valid():
         return render(request, "pledges/signatories.html", {"form": form}, status=400)
+    data = form.cleaned_data
     rows = _filtered_signatories(form)
     filters = {
         key: request.GET[key] for key in ("q", "guild", "profession", "verified") if request.GET.get(key)
     }
     match_count = rows.capped_count(MATCH_COUNT_CAP) if filters else None
-    if form.cleaned_data["after"]:
-        rows = rows.after(form.cleaned_data["after"])
     # One more than a page tells whether there is a next page, without counting.
-    page = list(rows[: SIGNATORIES_PER_PAGE + 1])
+    ids = None
+    if data["q"] and data["guild"] is None and data["profession"] is None:
+        ids = Signature.objects.first_matches(data["q"], after=data["after"], limit=SIGNATORIES_PER_PAGE + 1)
+    if ids is not None:
+        page = list(
+            Signature.objects.filter(pk__in=ids)
+            .select_related("profession")
+            .prefetch_related("guilds")
+            .order_by(*PUBLIC_ORDER)
+        )
+    else:
+        if data["after"]:
+            rows = rows.after(data["after"])
+        page = list(rows[: SIGNATORIES_PER_PAGE + 1])
     next_url = None
     if len(page) > SIGNATORIES_PER_PAGE:
         page = page[:SIGNATORIES_PER_PAGE]

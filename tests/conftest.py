@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 
 from ccai.testing_servers import free_port
-from pledges import snapshots
+from pledges import pages, snapshots
 from tests.utils import start_smtp
 
 # The live server's request threads would otherwise keep their connections open while a browser
@@ -74,6 +74,14 @@ def fresh_count_snapshots(monkeypatch):
     monkeypatch.setattr(snapshots, "KEY_PREFIX", f"test-{uuid.uuid4().hex}")
     yield
     snapshots.SharedSnapshot.forget_all_local()
+
+
+@pytest.fixture(autouse=True)
+def fresh_public_caches():
+    """Each test starts with nothing kept in this process's page and choice caches."""
+    pages.Recent.forget_all()
+    yield
+    pages.Recent.forget_all()
 
 
 @pytest.fixture

@@ -262,9 +262,9 @@ def test_confirming_shows_plain_share_links(client):
 
 
 def test_press_page_lists_a_bounded_number_of_featured_names_and_links_to_all(client, monkeypatch):
-    from pledges import views
+    from pledges import pages
 
-    monkeypatch.setattr(views, "PRESS_FEATURED_LIMIT", 2)
+    monkeypatch.setattr(pages, "PRESS_FEATURED_LIMIT", 2)
     for name in ["Cara Zee", "Abe Ames", "Bea Bell"]:
         make_signature(status=Signature.Status.APPROVED, featured=True, verified=True, full_name=name)
     html = client.get("/press/").content.decode()

@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: install run worker test lint format migrate db-stop ci
+.PHONY: install run worker test lint format migrate db-stop ci messages
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -13,7 +13,9 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
+# The translations: locale/*/LC_MESSAGES/django.po compiled to .mo (git-ignored) with polib.
 install: $(VENV)/.installed
+	$(PY) -m ccai.compile_messages
 
 migrate: install
 	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --noinput
@@ -39,6 +41,12 @@ lint: install
 format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# After changing a template or a Python string: gather the strings into the .po files (needs
+# GNU gettext's xgettext: apt-get install gettext), translate the new entries, then `make install`.
+messages: install
+	DEBUG=$${DEBUG:-true} $(PY) manage.py makemessages --locale es --locale fr --no-obsolete --add-location file --ignore '.venv/*' --ignore 'staticfiles/*' --ignore 'bench/*' --ignore 'tests/*' --extension html,txt,py,svg
+	$(PY) -m ccai.compile_messages
 
 db-stop:
 	$(PY) -m ccai.embedded_postgres stop

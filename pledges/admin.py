@@ -15,7 +15,9 @@ from django.utils import timezone
 
 from pledges.exports import csv_lines
 from pledges.models import (
+    TRANSLATION_LANGUAGES,
     Guild,
+    LetterTranslation,
     LetterVersion,
     ModerationEvent,
     Profession,
@@ -142,6 +144,7 @@ class SignatureAdmin(admin.ModelAdmin):
         "status",
         "flag_names",
         "featured",
+        "language",
         "created_at",
         "confirmed_at",
     ]
@@ -152,6 +155,7 @@ class SignatureAdmin(admin.ModelAdmin):
         FlagFilter,
         "featured",
         "show_publicly",
+        "language",
         ("created_at", admin.DateFieldListFilter),
         ("confirmed_at", admin.DateFieldListFilter),
     ]
@@ -182,6 +186,7 @@ class SignatureAdmin(admin.ModelAdmin):
             {
                 "fields": [
                     "letter_version",
+                    "language",
                     "created_at",
                     "confirmed_at",
                     "moderated_at",
@@ -344,13 +349,32 @@ class WatchedNameAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+class LetterTranslationInline(admin.StackedInline):
+    model = LetterTranslation
+    fields = ["language", "title", "summary", "body"]
+    extra = 0
+    max_num = len(TRANSLATION_LANGUAGES)
+
+
 @admin.register(LetterVersion)
 class LetterVersionAdmin(admin.ModelAdmin):
-    """Saving an edited letter makes a new version; the old one stays with its signatures."""
+    """Saving an edited letter makes a new version; the old one stays with its signatures.
+    Translations belong to a version: a new version starts with those edited in the same save."""
 
-    list_display = ["title", "created_at", "created_by"]
+    list_display = ["title", "translated_into", "created_at", "created_by"]
     fields = ["title", "body"]
     list_select_related = ["created_by"]
+    inlines = [LetterTranslationInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("translations")
+
+    @admin.display(description="translations")
+    def translated_into(self, obj: LetterVersion) -> str:
+        return (
+            ", ".join(str(translation.get_language_display()) for translation in obj.translations.all())
+            or "—"
+        )
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -359,7 +383,35 @@ class LetterVersionAdmin(admin.ModelAdmin):
             return
         original = LetterVersion.objects.get(pk=obj.pk)
         revised = original.revise(title=obj.title, body=obj.body, by=request.user)
+        if revised.pk != original.pk:
+            obj.revised_from = original
         obj.pk, obj.created_at, obj.created_by = revised.pk, revised.created_at, revised.created_by
+
+    def save_formset(self, request, form, formset, change):
+        revised_from = getattr(form.instance, "revised_from", None)
+        if formset.model is not LetterTranslation or revised_from is None:
+            return super().save_formset(request, form, formset, change)
+        # The English changed, so this save made a new version. A translation edited in the same
+        # save translates the new text and goes with it; the others stay with the old version,
+        # which they translate, and the new one shows English to their readers until staff add them.
+        carried = []
+        for translation in formset.save(commit=False):
+            LetterTranslation.objects.create(
+                letter_version=form.instance,
+                language=translation.language,
+                title=translation.title,
+                summary=translation.summary,
+                body=translation.body,
+            )
+            carried.append(str(translation.get_language_display()))
+        left = sorted({str(t.get_language_display()) for t in revised_from.translations.all()} - set(carried))
+        if left:
+            self.message_user(
+                request,
+                f"The letter changed, so this is a new version. Its translations into {', '.join(left)} "
+                "were not carried over: they translate the previous text. Add them to this version.",
+                messages.WARNING,
+            )
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -9,29 +9,31 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from pledges.models import OutgoingEmail, Signature
 
 logger = logging.getLogger(__name__)
 
 
-def _queue(kind: str, to: str, ctx: dict) -> OutgoingEmail:
-    ctx = {**ctx, "site_url": settings.SITE_URL}
-    subject = render_to_string(f"emails/{kind}-subject.txt", ctx).strip()
-    return OutgoingEmail.objects.create(
-        to=to,
-        kind=kind,
-        subject=" ".join(subject.split()),
-        body_text=render_to_string(f"emails/{kind}-body.txt", ctx),
-        body_html=render_to_string(f"emails/{kind}-body.html", ctx),
-    )
+def _queue(kind: str, signature: Signature, ctx: dict) -> OutgoingEmail:
+    # In the signer's language, whatever the language of the request (or the worker) that sends.
+    with translation.override(signature.language):
+        ctx = {**ctx, "site_url": settings.SITE_URL, "language": signature.language}
+        subject = render_to_string(f"emails/{kind}-subject.txt", ctx).strip()
+        return OutgoingEmail.objects.create(
+            to=signature.email,
+            kind=kind,
+            subject=" ".join(subject.split()),
+            body_text=render_to_string(f"emails/{kind}-body.txt", ctx),
+            body_html=render_to_string(f"emails/{kind}-body.html", ctx),
+        )
 
 
 def queue_confirmation(signature: Signature) -> OutgoingEmail:
     return _queue(
         "confirmation",
-        signature.email,
+        signature,
         {
             "signature": signature,
             "verify_link": signature.link("verify"),
@@ -44,7 +46,7 @@ def queue_confirmation(signature: Signature) -> OutgoingEmail:
 def queue_already_signed(signature: Signature) -> OutgoingEmail:
     return _queue(
         "already-signed",
-        signature.email,
+        signature,
         {"signature": signature, "withdraw_link": signature.link("withdraw")},
     )
 

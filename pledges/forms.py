@@ -8,7 +8,10 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.forms.utils import flatatt
+from django.utils import translation
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from pledges.maildomains import can_receive_mail, is_disposable
@@ -31,26 +34,31 @@ _URL_LIKE = re.compile(
 )
 
 
-def clean_text(value: str, *, label: str) -> str:
+def clean_text(value: str, *, invisible_characters_message: str) -> str:
     """NFKC-normalise, refuse invisible and control characters, and fold runs of spaces."""
     value = unicodedata.normalize("NFKC", value)
     if "\ufffd" in value or any(
         unicodedata.category(char) in _FORBIDDEN_CATEGORIES and char not in "\t\n\r" for char in value
     ):
-        raise ValidationError(f"{label} contains invisible or control characters. Please type it plainly.")
+        raise ValidationError(invisible_characters_message)
     return " ".join(value.split())
 
 
 def clean_full_name(value: str) -> str:
-    name = clean_text(value, label="Your name")
+    name = clean_text(
+        value,
+        invisible_characters_message=_(
+            "Your name contains invisible or control characters. Please type it plainly."
+        ),
+    )
     if not name:
-        raise ValidationError("Please enter your name.")
+        raise ValidationError(_("Please enter your name."))
     if not any(char.isalpha() for char in name):
-        raise ValidationError("Please enter your name in letters.")
+        raise ValidationError(_("Please enter your name in letters."))
     if name[0] in "=+-@":
-        raise ValidationError("A name cannot start with =, +, - or @.")
+        raise ValidationError(_("A name cannot start with =, +, - or @."))
     if _URL_LIKE.search(name):
-        raise ValidationError("Please enter just your name, without a web address.")
+        raise ValidationError(_("Please enter just your name, without a web address."))
     return name
 
 
@@ -58,19 +66,28 @@ def clean_email(value: str) -> str:
     """Lower-cased, and refused if its domain is a disposable-address service or cannot receive mail."""
     email = unicodedata.normalize("NFKC", value).strip().lower()
     if len(email) > 254:
-        raise ValidationError("That email address is too long.")
+        raise ValidationError(_("That email address is too long."))
     domain = email.rpartition("@")[2]
     if is_disposable(domain):
-        raise ValidationError("Please use a permanent email address: we cannot accept disposable addresses.")
+        raise ValidationError(
+            _("Please use a permanent email address: we cannot accept disposable addresses.")
+        )
     if settings.EMAIL_DOMAIN_CHECK and not can_receive_mail(domain):
-        raise ValidationError(f"{domain} cannot receive email. Please check the address.")
+        raise ValidationError(
+            _("%(domain)s cannot receive email. Please check the address."), params={"domain": domain}
+        )
     return email
 
 
 def clean_credit(value: str) -> str:
-    credit = clean_text(value, label="Your credit")
+    credit = clean_text(
+        value,
+        invisible_characters_message=_(
+            "Your credit contains invisible or control characters. Please type it plainly."
+        ),
+    )
     if credit and credit[0] in "=+-@":
-        raise ValidationError("A credit cannot start with =, +, - or @.")
+        raise ValidationError(_("A credit cannot start with =, +, - or @."))
     return credit
 
 
@@ -87,10 +104,27 @@ class ErrorsTiedToFields:
                 )
 
 
-@functools.cache
 def country_choices() -> list[tuple[str, str]]:
-    # Resolved once: the names are lazy translations, and the site speaks one language.
-    return [("", "Prefer not to say"), *((code, str(name)) for code, name in countries)]
+    return _country_choices(translation.get_language())
+
+
+@functools.cache
+def _country_choices(language: str) -> list[tuple[str, str]]:
+    # Resolved once per language: the names are lazy translations, sorted in the reader's language.
+    with translation.override(language):
+        return [("", gettext("Prefer not to say")), *((code, str(name)) for code, name in countries)]
+
+
+class NamedChoiceField(forms.ModelChoiceField):
+    """A choice of profession or guild, labelled in the reader's language."""
+
+    def label_from_instance(self, obj) -> str:
+        return obj.display_name
+
+
+class NamedMultipleChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return obj.display_name
 
 
 class LongSelect(forms.Select):
@@ -113,64 +147,64 @@ class LongSelect(forms.Select):
 
 class SignForm(ErrorsTiedToFields, forms.Form):
     full_name = forms.CharField(
-        label="Full name",
+        label=_("Full name"),
         max_length=NAME_MAX_LENGTH,
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
-        error_messages={"required": "Please enter your name."},
+        error_messages={"required": _("Please enter your name.")},
     )
     email = forms.EmailField(
-        label="Email address",
+        label=_("Email address"),
         max_length=254,
-        help_text="We email you a link to confirm your signature. Never shown publicly.",
+        help_text=_("We email you a link to confirm your signature. Never shown publicly."),
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
         error_messages={
-            "required": "Please enter your email address.",
-            "invalid": "Please enter a valid email address.",
+            "required": _("Please enter your email address."),
+            "invalid": _("Please enter a valid email address."),
         },
     )
-    profession = forms.ModelChoiceField(
-        label="Profession",
+    profession = NamedChoiceField(
+        label=_("Profession"),
         queryset=Profession.objects.all(),
         to_field_name="slug",
-        empty_label="Choose one…",
+        empty_label=_("Choose one…"),
         error_messages={
-            "required": "Please choose your profession.",
-            "invalid_choice": "Please choose a profession from the list.",
+            "required": _("Please choose your profession."),
+            "invalid_choice": _("Please choose a profession from the list."),
         },
     )
-    guilds = forms.ModelMultipleChoiceField(
-        label="Guilds and unions",
+    guilds = NamedMultipleChoiceField(
+        label=_("Guilds and unions"),
         queryset=Guild.objects.all(),
         to_field_name="slug",
         required=False,
         widget=forms.CheckboxSelectMultiple,
         error_messages={
-            "invalid_choice": "Please choose guilds from the list.",
-            "invalid_pk_value": "Please choose guilds from the list.",
+            "invalid_choice": _("Please choose guilds from the list."),
+            "invalid_pk_value": _("Please choose guilds from the list."),
         },
     )
     credit = forms.CharField(
-        label="Notable credit, company or channel",
+        label=_("Notable credit, company or channel"),
         max_length=CREDIT_MAX_LENGTH,
         required=False,
-        help_text="Optional. Shown next to your name if you appear on the public list.",
+        help_text=_("Optional. Shown next to your name if you appear on the public list."),
     )
     country = forms.ChoiceField(
-        label="Country",
+        label=_("Country"),
         # A callable: the ~250 choices are then not deep-copied for every form instance.
         choices=country_choices,
         widget=LongSelect,
         required=False,
-        error_messages={"invalid_choice": "Please choose a country from the list."},
+        error_messages={"invalid_choice": _("Please choose a country from the list.")},
     )
     show_publicly = forms.BooleanField(
-        label="Show my name on the public list of signatories", required=False, initial=True
+        label=_("Show my name on the public list of signatories"), required=False, initial=True
     )
     updates_opt_in = forms.BooleanField(
-        label="The coalition may email me news about this campaign", required=False, initial=False
+        label=_("The coalition may email me news about this campaign"), required=False, initial=False
     )
     # A honeypot: hidden from people by CSS, filled in by naive bots.
-    website = forms.CharField(label="Leave this field empty", required=False, max_length=200)
+    website = forms.CharField(label=_("Leave this field empty"), required=False, max_length=200)
 
     def clean_full_name(self) -> str:
         return clean_full_name(self.cleaned_data["full_name"])
@@ -188,27 +222,32 @@ class SignForm(ErrorsTiedToFields, forms.Form):
 class SignatoryFilterForm(ErrorsTiedToFields, forms.Form):
     """The public list's query string: ?q=, ?guild=, ?profession= and the page key ?after=."""
 
-    q = forms.CharField(label="Search names", max_length=100, required=False)
-    guild = forms.ModelChoiceField(
-        label="Guild",
+    q = forms.CharField(label=_("Search names"), max_length=100, required=False)
+    guild = NamedChoiceField(
+        label=_("Guild"),
         queryset=Guild.objects.all(),
         to_field_name="slug",
         required=False,
-        empty_label="Any guild",
-        error_messages={"invalid_choice": "There is no such guild."},
+        empty_label=_("Any guild"),
+        error_messages={"invalid_choice": _("There is no such guild.")},
     )
-    profession = forms.ModelChoiceField(
-        label="Profession",
+    profession = NamedChoiceField(
+        label=_("Profession"),
         queryset=Profession.objects.all(),
         to_field_name="slug",
         required=False,
-        empty_label="Any profession",
-        error_messages={"invalid_choice": "There is no such profession."},
+        empty_label=_("Any profession"),
+        error_messages={"invalid_choice": _("There is no such profession.")},
     )
     after = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
 
     def clean_q(self) -> str:
-        return clean_text(self.cleaned_data["q"], label="The search")
+        return clean_text(
+            self.cleaned_data["q"],
+            invisible_characters_message=_(
+                "The search contains invisible or control characters. Please type it plainly."
+            ),
+        )
 
     def clean_after(self):
         token = self.cleaned_data["after"]
@@ -217,7 +256,9 @@ class SignatoryFilterForm(ErrorsTiedToFields, forms.Form):
         try:
             return PublicListKey.decode(token)
         except (signing.BadSignature, ValueError, TypeError):
-            raise ValidationError("That page link does not work; start again from the first page.") from None
+            raise ValidationError(
+                _("That page link does not work; start again from the first page.")
+            ) from None
 
 
 class ImportRowForm(forms.Form):

@@ -17,6 +17,7 @@ from django.db import connection, models, transaction
 from django.db.models import Count, F, Func, Q, Value
 from django.db.models.functions import Lower, Trim, TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 from django_countries.fields import CountryField
 
 from pledges.snapshots import SharedSnapshot, Snapshot
@@ -89,10 +90,79 @@ class LetterVersion(models.Model):
         return f"{self.title} ({self.created_at:%Y-%m-%d %H:%M})"
 
     def revise(self, *, title: str, body: str, by=None) -> "LetterVersion":
-        """Editing the letter makes a new version; signatures keep the version they signed."""
+        """Editing the letter makes a new version; signatures keep the version they signed.
+        Its translations stay with the old version: they translate the old text."""
         if (title, body) == (self.title, self.body):
             return self
         return LetterVersion.objects.create(title=title, body=body, created_by=by)
+
+    language = settings.LANGUAGE_CODE  # every version is written in English; see LetterTranslation
+    is_translation = False
+
+    def in_language(self, language: str) -> "LetterVersion | LetterTranslation":
+        """The text to show a reader of `language`: its translation if staff have added one,
+        else this original."""
+        if language == self.language:
+            return self
+        return self.translations.filter(language=language).first() or self
+
+
+# The languages a letter can be translated into: every language of the site but the original's.
+TRANSLATION_LANGUAGES = [(code, name) for code, name in settings.LANGUAGES if code != settings.LANGUAGE_CODE]
+
+
+class LetterTranslation(models.Model):
+    """A translation of one letter version, added by staff. The English version stays the text
+    that counts; the page says so beside a translation."""
+
+    letter_version = models.ForeignKey(LetterVersion, on_delete=models.CASCADE, related_name="translations")
+    language = models.CharField(max_length=10, choices=TRANSLATION_LANGUAGES)
+    title = models.CharField(max_length=200)
+    summary = models.CharField(max_length=300, blank=True)
+    body = models.TextField(help_text="Plain text; a blank line starts a new paragraph.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    is_translation = True
+
+    class Meta:
+        ordering = ["language"]
+        constraints = [
+            models.UniqueConstraint(fields=["letter_version", "language"], name="letter_translation_unique"),
+            models.CheckConstraint(
+                condition=Q(language__in=[code for code, _ in TRANSLATION_LANGUAGES]),
+                name="letter_translation_language_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_language_display()}: {self.title}"
+
+    @property
+    def original(self) -> LetterVersion:
+        return self.letter_version
+
+    @property
+    def created_by(self):
+        return self.letter_version.created_by
+
+
+# The names the first migration gives the professions and guilds, here so that makemessages
+# finds them: a page shows such a name in the reader's language (one staff add shows as typed).
+SEEDED_CHOICE_NAMES = [
+    gettext_noop("Actor / performer"),
+    gettext_noop("Writer"),
+    gettext_noop("Director"),
+    gettext_noop("Producer"),
+    gettext_noop("Executive"),
+    gettext_noop("Below-the-line crew"),
+    gettext_noop("Online video creator"),
+    gettext_noop("Podcaster"),
+    gettext_noop("Newsletter writer / journalist"),
+    gettext_noop("Musician"),
+    gettext_noop("Visual artist"),
+    gettext_noop("Technologist"),
+    gettext_noop("Other"),
+]
 
 
 class Guild(models.Model):
@@ -106,6 +176,11 @@ class Guild(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def display_name(self) -> str:
+        """The name in the active language (see SEEDED_CHOICE_NAMES)."""
+        return gettext(self.name) if self.name else self.name
+
 
 class Profession(models.Model):
     slug = models.SlugField(unique=True)
@@ -117,6 +192,11 @@ class Profession(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def display_name(self) -> str:
+        """The name in the active language (see SEEDED_CHOICE_NAMES)."""
+        return gettext(self.name) if self.name else self.name
 
 
 class SignatureQuerySet(models.QuerySet):
@@ -217,6 +297,13 @@ class Signature(models.Model):
     country = CountryField(blank=True)
     show_publicly = models.BooleanField(default=True)
     updates_opt_in = models.BooleanField(default=False)
+    # The language the letter was signed in: every email to the signer speaks it.
+    language = models.CharField(
+        max_length=10,
+        choices=settings.LANGUAGES,
+        default=settings.LANGUAGE_CODE,
+        db_default=settings.LANGUAGE_CODE,
+    )
     featured = models.BooleanField(default=False)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     flags = ArrayField(models.CharField(max_length=20, choices=Flag.choices), default=list, blank=True)
@@ -280,6 +367,10 @@ class Signature(models.Model):
             models.CheckConstraint(
                 condition=Q(featured=False) | Q(status="approved"), name="signature_featured_is_approved"
             ),
+            models.CheckConstraint(
+                condition=Q(language__in=[code for code, _ in settings.LANGUAGES]),
+                name="signature_language_valid",
+            ),
         ]
         indexes = [
             models.Index(fields=["created_at"], name="signature_created"),
@@ -306,6 +397,13 @@ class Signature(models.Model):
                 fields=["created_at", "id"], condition=~Q(flags=[]), name="signature_flagged_created"
             ),
             GinIndex(fields=["flags"], name="signature_flags"),
+            # The admin's language filter. English is most signatures, and the created_at index
+            # serves it; the others are few, and an index of just them costs English signing nothing.
+            models.Index(
+                fields=["language", "created_at"],
+                condition=~Q(language="en"),
+                name="signature_language_created",
+            ),
             # The public list in its order (PUBLIC_ORDER), read from the top or from a key.
             models.Index(
                 Func(F("featured"), template="(NOT %(expressions)s)"),
@@ -346,7 +444,8 @@ class Signature(models.Model):
         return cls.objects.get(code=code)
 
     def link(self, purpose: str) -> str:
-        return f"{settings.SITE_URL}/{purpose}/{self.make_token(purpose)}/"
+        # In the signer's language, on whichever device the email is opened.
+        return f"{settings.SITE_URL}/{purpose}/{self.make_token(purpose)}/?lang={self.language}"
 
     def public_list_key(self) -> "PublicListKey":
         return PublicListKey(self.featured, self.search_name, self.created_at)
@@ -572,7 +671,7 @@ class WatchedName(models.Model):
 class SigningStatus(models.Model):
     """One row: whether staff have paused signing, and what the letter page then says."""
 
-    DEFAULT_MESSAGE = "Signing is paused for the moment. Please come back later."
+    DEFAULT_MESSAGE = gettext_noop("Signing is paused for the moment. Please come back later.")
 
     paused = models.BooleanField(default=False)
     message = models.CharField(
@@ -589,6 +688,12 @@ class SigningStatus(models.Model):
 
     def __str__(self) -> str:
         return "Signing is paused" if self.paused else "Signing is open"
+
+    @property
+    def public_message(self) -> str:
+        """The message for the letter page: the default one in the reader's language, one that
+        staff wrote as they wrote it."""
+        return gettext(self.message) if self.message == self.DEFAULT_MESSAGE else self.message
 
     @classmethod
     def current(cls) -> "SigningStatus":

@@ -1,5 +1,6 @@
 """Signing the letter: store the signature and the email it causes, in one transaction."""
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from pledges import emails, review
@@ -34,6 +35,7 @@ def sign(
     updates_opt_in: bool = False,
     ip_hash: str = "",
     flags=(),
+    language: str = settings.LANGUAGE_CODE,
 ) -> Signature:
     """Sign, or sign again. The caller shows the same page either way, so that the page never
     reveals whether an address has signed; the email tells the owner what happened."""
@@ -47,6 +49,7 @@ def sign(
         "ip_hash": ip_hash,
         "flags": sorted(set(flags) | review_flags(full_name=full_name, email=email, ip_hash=ip_hash)),
         "letter_version": LetterVersion.objects.current(),
+        "language": language,
     }
     while True:
         try:

@@ -7,6 +7,7 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_ratelimit.core import is_ratelimited
@@ -15,6 +16,7 @@ from django_ratelimit.decorators import ratelimit
 from pledges.exports import csv_lines
 from pledges.forms import SignatoryFilterForm, SignForm
 from pledges.graphics import history_chart, signatures_badge
+from pledges.languages import language_independent
 from pledges.models import (
     LetterVersion,
     Signature,
@@ -63,8 +65,10 @@ def client_key(group: str, request: HttpRequest) -> str:
 
 
 def letter_page(request: HttpRequest, form: SignForm | None = None, status: int = 200) -> HttpResponse:
+    letter = LetterVersion.objects.current()
     ctx = {
-        "letter": LetterVersion.objects.current(),
+        "letter": letter,
+        "text": letter.in_language(translation.get_language()) if letter else None,
         "form": form or SignForm(),
         "counts": count_snapshot(),
         "featured": Signature.objects.featured().select_related("profession")[:12],
@@ -120,6 +124,7 @@ def sign(request: HttpRequest) -> HttpResponse:
         updates_opt_in=data["updates_opt_in"],
         ip_hash=client_hash(request),
         flags=flags,
+        language=translation.get_language(),
     )
     return redirect("pledges:thanks")
 
@@ -174,6 +179,7 @@ def _open_to_other_sites(response: HttpResponse, snapshot: Snapshot) -> HttpResp
     return response
 
 
+@language_independent
 @require_safe
 def api_count(request: HttpRequest) -> HttpResponse:
     snapshot = live_figures_snapshot()
@@ -181,6 +187,7 @@ def api_count(request: HttpRequest) -> HttpResponse:
     return _open_to_other_sites(response, snapshot)
 
 
+@language_independent
 @require_safe
 def api_history(request: HttpRequest) -> HttpResponse:
     snapshot = live_figures_snapshot()
@@ -258,6 +265,7 @@ def signatories(request: HttpRequest) -> HttpResponse:
     return render(request, "pledges/signatories.html", ctx)
 
 
+@language_independent
 @require_GET
 def signatories_csv(request: HttpRequest) -> HttpResponse:
     form = SignatoryFilterForm(request.GET)
@@ -291,6 +299,7 @@ def privacy(request: HttpRequest) -> HttpResponse:
     return render(request, "pledges/privacy.html", ctx)
 
 
+@language_independent
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     try:

@@ -22,6 +22,34 @@ CHANGELIST = "/admin/pledges/signature/"
 QUEUE = "/admin/pledges/queuedsignature/"
 
 
+def letter_form(letter: LetterVersion, translations: dict | None = None, **changes) -> dict:
+    """The letter's admin form as a browser posts it: the letter's fields and its translations
+    inline (each as it is, or as `translations` changes it; a new language adds a form)."""
+    current = {t.language: t for t in letter.translations.all()}
+    rows = [
+        {"id": t.pk, "language": t.language, "title": t.title, "summary": t.summary, "body": t.body}
+        for t in current.values()
+    ]
+    for language, fields in (translations or {}).items():
+        row = next((row for row in rows if row["language"] == language), None)
+        if row is None:
+            rows.append(row := {"id": "", "language": language, "title": "", "summary": "", "body": ""})
+        row.update(fields)
+    data = {"title": letter.title, "body": letter.body, **changes}
+    data.update(
+        {
+            "translations-TOTAL_FORMS": len(rows),
+            "translations-INITIAL_FORMS": len(current),
+            "translations-MIN_NUM_FORMS": 0,
+            "translations-MAX_NUM_FORMS": 1000,
+        }
+    )
+    for index, row in enumerate(rows):
+        data.update({f"translations-{index}-{key}": value for key, value in row.items()})
+        data[f"translations-{index}-letter_version"] = letter.pk
+    return data
+
+
 @pytest.fixture
 def moderator() -> User:
     user = User.objects.create_user("mo", "mo@coalition.example", "a-long-password-1", is_staff=True)
@@ -177,7 +205,7 @@ def test_moderator_cannot_edit_signature_fields_or_the_letter(mod_client):
     assert (signature.full_name, signature.status) == ("Original Name", S.CONFIRMED)
     letter = LetterVersion.objects.current()
     response = mod_client.post(
-        f"/admin/pledges/letterversion/{letter.pk}/change/", {"title": "X", "body": "Y"}
+        f"/admin/pledges/letterversion/{letter.pk}/change/", letter_form(letter, title="X", body="Y")
     )
     assert response.status_code == 403
     assert LetterVersion.objects.count() == 1
@@ -320,7 +348,9 @@ def test_bad_letter_edits_get_a_form_error_and_make_no_version(admin_client_):
         {"title": "T\x00", "body": "x"},
         {"title": "x" * 300, "body": "b"},
     ):
-        response = admin_client_.post(f"/admin/pledges/letterversion/{letter.pk}/change/", data)
+        response = admin_client_.post(
+            f"/admin/pledges/letterversion/{letter.pk}/change/", letter_form(letter, **data)
+        )
         assert response.status_code == 200 and "errornote" in response.content.decode()
     assert LetterVersion.objects.count() == 1
 
@@ -329,7 +359,7 @@ def test_editing_the_letter_makes_a_new_version_and_signatures_keep_theirs(admin
     old = LetterVersion.objects.current()
     signature = make_signature(status=S.CONFIRMED)
     response = admin_client_.post(
-        f"/admin/pledges/letterversion/{old.pk}/change/", {"title": old.title, "body": old.body + "\n\nP.S."}
+        f"/admin/pledges/letterversion/{old.pk}/change/", letter_form(old, body=old.body + "\n\nP.S.")
     )
     assert response.status_code == 302
     new = LetterVersion.objects.current()

@@ -442,11 +442,11 @@ def test_translations_keep_every_placeholder_and_tag():
 @pytest.mark.parametrize("language", ["es", "fr"])
 def test_drawings_keep_decimal_points_in_languages_that_write_decimal_commas(client, language):
     """Spanish and French write 237,6; an SVG coordinate must read 237.6 in every language."""
-    import xml.etree.ElementTree as ET
+    from tests.test_press import parse_xml
 
     for number in range(3):
         make_signature(status=Signature.Status.CONFIRMED, email=f"c{number}@example.com")
-    badge = ET.fromstring(client.get(f"/badge.svg?lang={language}").content)
+    badge = parse_xml(client.get(f"/badge.svg?lang={language}").content)
     assert float(badge.get("width")) == float(badge.get("viewBox").split()[2]) > 100
     html = client.get("/press/", headers={"accept-language": language}).content.decode()
     chart = re.search(r'<svg xmlns="http://www.w3.org/2000/svg" class="history-chart".*?</svg>', html, re.S)

@@ -452,3 +452,17 @@ def test_drawings_keep_decimal_points_in_languages_that_write_decimal_commas(cli
     chart = re.search(r'<svg xmlns="http://www.w3.org/2000/svg" class="history-chart".*?</svg>', html, re.S)
     bars = re.findall(r'<rect x="([^"]+)" y="([^"]+)" width="([^"]+)" height="([^"]+)"', chart.group(0))
     assert bars and all(float(value) >= 0 for bar in bars for value in bar)
+
+
+def test_a_missing_or_stale_compiled_catalog_stops_the_app_starting(tmp_path, monkeypatch):
+    from ccai import compile_messages
+    from pledges.apps import compiled_translations
+
+    shutil.copytree(BASE_DIR / "locale", tmp_path / "locale", ignore=shutil.ignore_patterns("*.mo"))
+    monkeypatch.setattr(compile_messages, "LOCALE_DIR", tmp_path / "locale")
+    errors = compiled_translations(None)
+    assert [error.id for error in errors] == ["pledges.E001", "pledges.E001"]
+    assert "django.mo for es is missing or older than django.po" in errors[0].msg
+    assert len(compile_messages.compile_messages()) == 2
+    assert compiled_translations(None) == []
+    assert compile_messages.compile_messages() == []  # nothing changed, nothing written

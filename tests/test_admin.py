@@ -400,3 +400,63 @@ def test_a_moderator_clears_a_mixed_queue_and_the_public_list_shows_exactly_the_
     html = client.get("/signatories/").content.decode()
     names = re.findall(r'class="signatory-name">([^<]+)<', html)
     assert names == ["Keeps Public"]
+
+
+def test_signatures_show_and_filter_by_the_language_they_were_signed_in(mod_client):
+    make_signature(full_name="Ana Español", language="es")
+    make_signature(full_name="Anne Français", language="fr")
+    make_signature(full_name="Ann English")
+    html = mod_client.get(CHANGELIST).content.decode()
+    assert "column-language" in html and "Spanish" in html
+    spanish = mod_client.get(CHANGELIST + "?language__exact=es").content.decode()
+    assert "Ana Español" in spanish and "Anne Français" not in spanish and "Ann English" not in spanish
+    page = mod_client.get(f"{CHANGELIST}{Signature.objects.get(language='fr').pk}/change/").content.decode()
+    assert "French" in page and 'name="language"' not in page  # shown, not editable
+
+
+def test_staff_add_a_translation_to_the_current_letter_version(admin_client_, client):
+    letter = LetterVersion.objects.current()
+    letter.translations.filter(language="fr").delete()
+    response = admin_client_.post(
+        f"/admin/pledges/letterversion/{letter.pk}/change/",
+        letter_form(letter, {"fr": {"title": "Une lettre", "body": "Un paragraphe."}}),
+    )
+    assert response.status_code == 302
+    assert LetterVersion.objects.count() == 1  # the English did not change: no new version
+    assert letter.translations.get(language="fr").title == "Une lettre"
+    assert "<h1>Une lettre</h1>" in client.get("/", headers={"accept-language": "fr"}).content.decode()
+
+
+def test_a_second_translation_into_one_language_is_refused(admin_client_):
+    letter = LetterVersion.objects.current()
+    data = letter_form(letter)
+    data.update(
+        {
+            "translations-TOTAL_FORMS": 3,
+            "translations-2-language": "es",
+            "translations-2-title": "Otra",
+            "translations-2-body": "Otro texto.",
+            "translations-2-letter_version": letter.pk,
+        }
+    )
+    response = admin_client_.post(f"/admin/pledges/letterversion/{letter.pk}/change/", data)
+    assert response.status_code == 200 and "errornote" in response.content.decode()
+    assert letter.translations.filter(language="es").count() == 1
+
+
+def test_a_new_version_takes_the_translations_edited_with_it_and_leaves_the_others(admin_client_):
+    old = LetterVersion.objects.current()
+    old_spanish = old.translations.get(language="es").body
+    response = admin_client_.post(
+        f"/admin/pledges/letterversion/{old.pk}/change/",
+        letter_form(old, {"es": {"body": old_spanish + "\n\nP.D."}}, body=old.body + "\n\nP.S."),
+        follow=True,
+    )
+    new = LetterVersion.objects.current()
+    assert new.pk != old.pk
+    assert [t.language for t in new.translations.all()] == ["es"]
+    assert new.translations.get().body.endswith("P.D.")
+    # The old version keeps its own translations as they were: they translate its text.
+    assert old.translations.get(language="es").body == old_spanish
+    assert old.translations.filter(language="fr").exists()
+    assert "translations into French were not carried over" in response.content.decode()

@@ -466,3 +466,14 @@ def test_a_missing_or_stale_compiled_catalog_stops_the_app_starting(tmp_path, mo
     assert len(compile_messages.compile_messages()) == 2
     assert compiled_translations(None) == []
     assert compile_messages.compile_messages() == []  # nothing changed, nothing written
+
+
+def test_the_default_pause_message_speaks_the_readers_language_and_a_custom_one_as_written(client):
+    from pledges.models import SigningStatus
+
+    SigningStatus.objects.update_or_create(pk=1, defaults={"paused": True})
+    html = client.get("/", headers={"accept-language": "es"}).content.decode()
+    assert "La recogida de firmas está en pausa por el momento." in html
+    SigningStatus.objects.filter(pk=1).update(message="Back on Monday.")
+    html = client.get("/", headers={"accept-language": "es"}).content.decode()
+    assert "Back on Monday." in html and 'id="sign">La recogida de firmas está en pausa</h2>' in html

@@ -1,6 +1,7 @@
-"""Moderation in Django admin. Every action calls a Signature method whose transition is
-conditional, so double clicks and two moderators at once are harmless; the rules stay in
-models.py. Built for a million signatures: no full COUNT(*), no query per row."""
+"""Moderation in Django admin. Every action calls a Signature method (or, to resend the
+confirmation, pledges.signing) whose transition is conditional, so double clicks and two
+moderators at once are harmless; the rules stay out of the admin. Built for a million
+signatures: no full COUNT(*), no query per row."""
 
 from functools import cached_property
 
@@ -13,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, Strea
 from django.urls import path, reverse
 from django.utils import timezone
 
+from pledges import signing
 from pledges.exports import csv_lines
 from pledges.models import (
     TRANSLATION_LANGUAGES,
@@ -119,7 +121,9 @@ def _report(modeladmin, request, verb: str, changed: int, total: int) -> None:
 MAX_ACTION_ROWS = 1000
 
 
-def _moderation_action(method: str, verb: str, description: str):
+def _moderation_action(name: str, change, verb: str, description: str):
+    """An admin action calling change(signature, user) on each selected signature."""
+
     @admin.action(description=description, permissions=["moderate"])
     def action(modeladmin, request, queryset):
         signatures = list(queryset.order_by("pk")[: MAX_ACTION_ROWS + 1])
@@ -127,10 +131,10 @@ def _moderation_action(method: str, verb: str, description: str):
             message = f"Nothing changed: select at most {MAX_ACTION_ROWS:,} signatures at a time."
             modeladmin.message_user(request, message, messages.ERROR)
             return
-        changed = sum(getattr(signature, method)(request.user) for signature in signatures)
+        changed = sum(change(signature, request.user) for signature in signatures)
         _report(modeladmin, request, verb, changed, len(signatures))
 
-    action.__name__ = method
+    action.__name__ = name
     return action
 
 
@@ -168,12 +172,17 @@ class SignatureAdmin(admin.ModelAdmin):
     show_full_result_count = False
     inlines = [ModerationEventInline]
     actions = [
-        _moderation_action("approve", "Approved", "Approve the selected signatures"),
-        _moderation_action("reject", "Rejected", "Reject the selected signatures"),
-        _moderation_action("feature", "Featured", "Feature the selected signatures (approved only)"),
-        _moderation_action("unfeature", "Unfeatured", "Stop featuring the selected signatures"),
+        _moderation_action("approve", Signature.approve, "Approved", "Approve the selected signatures"),
+        _moderation_action("reject", Signature.reject, "Rejected", "Reject the selected signatures"),
+        _moderation_action(
+            "feature", Signature.feature, "Featured", "Feature the selected signatures (approved only)"
+        ),
+        _moderation_action(
+            "unfeature", Signature.unfeature, "Unfeatured", "Stop featuring the selected signatures"
+        ),
         _moderation_action(
             "resend_confirmation",
+            signing.resend_confirmation,
             "Resent the confirmation email to",
             "Resend the confirmation email (pending only)",
         ),

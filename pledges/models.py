@@ -1,9 +1,4 @@
-import hashlib
-import hmac
-import json
-import re
 import typing
-import unicodedata
 import uuid
 from datetime import datetime, timedelta
 
@@ -13,58 +8,19 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.db.models import Count, F, Func, Q, Value
-from django.db.models.functions import Lower, Trim, TruncDate
+from django.db.models.functions import Lower, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 from django_countries.fields import CountryField
 
-from pledges.snapshots import SharedSnapshot, Snapshot
+from pledges.names import name_words, normalised_name_sql
 
 NAME_MAX_LENGTH = 150
 # The domain of a (lower-case) email address, as SQL, so that an index can serve it.
 EMAIL_DOMAIN = Func(F("email"), Value("@"), Value(2), function="split_part", output_field=models.CharField())
 CREDIT_MAX_LENGTH = 200
-
-
-def _accent_table() -> tuple[str, str]:
-    """Every lower-case Latin letter with diacritics and its plain letter (é→e, ø→o).
-    PostgreSQL here has no unaccent extension, and translate() with this table is immutable,
-    so a generated column and its index can use it."""
-    # Letters with a stroke have no Unicode decomposition, but people type them plainly too.
-    accented, plain = list("øłđħŧı"), list("oldhti")
-    for char in map(chr, range(0xC0, 0x250)):
-        base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
-        if char.islower() and len(base) == 1 and base.isascii() and base.isalpha() and base != char:
-            accented.append(char)
-            plain.append(base)
-    return "".join(accented), "".join(plain)
-
-
-ACCENTED, UNACCENTED = _accent_table()
-APOSTROPHES = "['\u2019]"
-_ACCENT_MAP = str.maketrans(ACCENTED, UNACCENTED)
-
-
-def normalised_name_sql(expression):
-    """The SQL form of a name for matching and sorting: lower case, accents removed, every run
-    of other characters a single space ("Zoë  O'Brien-Smith" → "zoe obrien smith")."""
-    unaccented = Func(Lower(expression), Value(ACCENTED), Value(UNACCENTED), function="translate")
-    # Apostrophes join ("O'Brien" → "obrien"); any other run of non-letters separates words.
-    joined = Func(unaccented, Value(APOSTROPHES), Value(""), Value("g"), function="regexp_replace")
-    return Trim(Func(joined, Value(r"[^[:alnum:]]+"), Value(" "), Value("g"), function="regexp_replace"))
-
-
-def name_words(text: str) -> list[str]:
-    """The words of a search, normalised as normalised_name_sql() normalises names."""
-    return re.findall(r"\w+", re.sub(APOSTROPHES, "", text.lower().translate(_ACCENT_MAP)))
-
-
-def hash_ip(ip: str) -> str:
-    """A keyed hash of a client IP: comparable for bursts, not reversible without the key
-    (a plain hash of an IPv4 address falls to trying all 2^32 of them)."""
-    return hmac.new(settings.IP_HASH_KEY.encode(), ip.encode(), hashlib.sha256).hexdigest()
 
 
 class LetterVersionQuerySet(models.QuerySet):
@@ -269,20 +225,27 @@ class SignatureQuerySet(models.QuerySet):
         return self.filter(status=Signature.Status.PENDING, created_at__lt=cutoff)
 
 
-class Signature(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending (email not confirmed)"
-        CONFIRMED = "confirmed", "Confirmed, not yet moderated"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
-        WITHDRAWN = "withdrawn", "Withdrawn"
+# Signature.Status and Signature.Flag; defined out here so that Signature.Meta's constraints can
+# name them (a nested Meta cannot see the names of the class around it).
+class SignatureStatus(models.TextChoices):
+    PENDING = "pending", "Pending (email not confirmed)"
+    CONFIRMED = "confirmed", "Confirmed, not yet moderated"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn"
 
-    class Flag(models.TextChoices):
-        WATCHLIST = "watchlist", "Name on the watchlist"
-        IP_BURST = "ip_burst", "Burst from one IP"
-        DOMAIN_BURST = "domain_burst", "Burst from one email domain"
-        MACHINE_NAME = "machine_name", "Name looks machine-made"
-        IP_SOFT_LIMIT = "ip_soft_limit", "Past the per-IP soft limit"
+
+class SignatureFlag(models.TextChoices):
+    WATCHLIST = "watchlist", "Name on the watchlist"
+    IP_BURST = "ip_burst", "Burst from one IP"
+    DOMAIN_BURST = "domain_burst", "Burst from one email domain"
+    MACHINE_NAME = "machine_name", "Name looks machine-made"
+    IP_SOFT_LIMIT = "ip_soft_limit", "Past the per-IP soft limit"
+
+
+class Signature(models.Model):
+    Status = SignatureStatus
+    Flag = SignatureFlag
 
     # The random code that signed links carry; the primary key never leaves the admin.
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -331,41 +294,36 @@ class Signature(models.Model):
             models.UniqueConstraint(Lower("email"), name="signature_email_unique_ci"),
             models.CheckConstraint(condition=Q(email=Lower("email")), name="signature_email_normalised"),
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "confirmed", "approved", "rejected", "withdrawn"]),
-                name="signature_status_valid",
+                condition=Q(status__in=SignatureStatus.values), name="signature_status_valid"
             ),
             models.CheckConstraint(
-                condition=Q(
-                    flags__contained_by=[
-                        "watchlist",
-                        "ip_burst",
-                        "domain_burst",
-                        "machine_name",
-                        "ip_soft_limit",
-                    ]
-                ),
-                name="signature_flags_valid",
+                condition=Q(flags__contained_by=SignatureFlag.values), name="signature_flags_valid"
             ),
             models.CheckConstraint(
-                condition=~Q(status__in=["confirmed", "approved"]) | Q(confirmed_at__isnull=False),
+                condition=~Q(status__in=[SignatureStatus.CONFIRMED, SignatureStatus.APPROVED])
+                | Q(confirmed_at__isnull=False),
                 name="signature_confirmed_has_time",
             ),
             # Withdrawal erases the person: no email, name or IP hash survives it.
             models.CheckConstraint(
                 condition=(
                     Q(
-                        status="withdrawn",
+                        status=SignatureStatus.WITHDRAWN,
                         withdrawn_at__isnull=False,
                         email__isnull=True,
                         full_name="",
                         ip_hash="",
                     )
-                    | (~Q(status="withdrawn") & Q(withdrawn_at__isnull=True, email__isnull=False))
+                    | (
+                        ~Q(status=SignatureStatus.WITHDRAWN)
+                        & Q(withdrawn_at__isnull=True, email__isnull=False)
+                    )
                 ),
                 name="signature_withdrawn_is_erased",
             ),
             models.CheckConstraint(
-                condition=Q(featured=False) | Q(status="approved"), name="signature_featured_is_approved"
+                condition=Q(featured=False) | Q(status=SignatureStatus.APPROVED),
+                name="signature_featured_is_approved",
             ),
             models.CheckConstraint(
                 condition=Q(language__in=[code for code, _ in settings.LANGUAGES]),
@@ -376,7 +334,9 @@ class Signature(models.Model):
             models.Index(fields=["created_at"], name="signature_created"),
             # purge_unconfirmed: pending signatures older than the expiry.
             models.Index(
-                fields=["created_at"], condition=Q(status="pending"), name="signature_pending_created"
+                fields=["created_at"],
+                condition=Q(status=SignatureStatus.PENDING),
+                name="signature_pending_created",
             ),
             # review.is_ip_burst: signatures from one IP hash within the last hour.
             models.Index(fields=["ip_hash", "created_at"], name="signature_ip_hash_created"),
@@ -384,7 +344,9 @@ class Signature(models.Model):
             models.Index(EMAIL_DOMAIN, "created_at", name="signature_domain_created"),
             # The moderation queue: confirmed, oldest first.
             models.Index(
-                fields=["confirmed_at", "id"], condition=Q(status="confirmed"), name="signature_queue"
+                fields=["confirmed_at", "id"],
+                condition=Q(status=SignatureStatus.CONFIRMED),
+                name="signature_queue",
             ),
             # Admin filters, each with the changelist's newest-first order.
             models.Index(fields=["status", "created_at"], name="signature_status_created"),
@@ -409,7 +371,7 @@ class Signature(models.Model):
                 Func(F("featured"), template="(NOT %(expressions)s)"),
                 F("search_name"),
                 F("created_at"),
-                condition=Q(status="approved", show_publicly=True),
+                condition=Q(status=SignatureStatus.APPROVED, show_publicly=True),
                 name="signature_public_order",
             ),
             # Name search in the admin (every status) ...
@@ -417,7 +379,7 @@ class Signature(models.Model):
             # ... and ?q= on the public list, over the listed rows only: half the rows to fetch.
             GinIndex(
                 SearchVector("search_name", config="simple"),
-                condition=Q(status="approved", show_publicly=True),
+                condition=Q(status=SignatureStatus.APPROVED, show_publicly=True),
                 name="signature_public_search",
             ),
         ]
@@ -450,12 +412,6 @@ class Signature(models.Model):
     def public_list_key(self) -> "PublicListKey":
         return PublicListKey(self.featured, self.search_name, self.created_at)
 
-    @property
-    def counts(self) -> bool:
-        return self.status == self.Status.APPROVED or (
-            self.status == self.Status.CONFIRMED and not self.flags
-        )
-
     def _transition(self, allowed_from, condition=None, **changes) -> bool:
         """Apply changes only if the row is still in one of the allowed states, so that a
         double click or two moderators at once change it once. Returns whether it changed."""
@@ -486,13 +442,17 @@ class Signature(models.Model):
         """Approval also clears any flag's hold: an approved signature counts and shows."""
         S = self.Status
         return self._moderate(
-            "approve", by, [S.CONFIRMED, S.REJECTED], status=S.APPROVED, moderated_at=timezone.now()
+            ModerationAction.APPROVE,
+            by,
+            [S.CONFIRMED, S.REJECTED],
+            status=S.APPROVED,
+            moderated_at=timezone.now(),
         )
 
     def reject(self, by) -> bool:
         S = self.Status
         return self._moderate(
-            "reject",
+            ModerationAction.REJECT,
             by,
             [S.CONFIRMED, S.APPROVED],
             status=S.REJECTED,
@@ -501,24 +461,14 @@ class Signature(models.Model):
         )
 
     def feature(self, by) -> bool:
-        return self._moderate("feature", by, [self.Status.APPROVED], Q(featured=False), featured=True)
+        return self._moderate(
+            ModerationAction.FEATURE, by, [self.Status.APPROVED], Q(featured=False), featured=True
+        )
 
     def unfeature(self, by) -> bool:
-        return self._moderate("unfeature", by, [self.Status.APPROVED], Q(featured=True), featured=False)
-
-    def resend_confirmation(self, by) -> bool:
-        """Queue a fresh confirmation email, only while the email is unconfirmed."""
-        from pledges import emails
-
-        with transaction.atomic():
-            locked = (
-                Signature.objects.select_for_update().filter(pk=self.pk, status=self.Status.PENDING).first()
-            )
-            if locked is None:
-                return False
-            emails.queue_confirmation(locked)
-            ModerationEvent.objects.create(signature=self, action="resend_confirmation", actor=by)
-        return True
+        return self._moderate(
+            ModerationAction.UNFEATURE, by, [self.Status.APPROVED], Q(featured=True), featured=False
+        )
 
     def withdraw(self) -> bool:
         """Withdraw and erase the personal data, keeping only what the count history needs
@@ -590,16 +540,21 @@ class QueuedSignature(Signature):
         verbose_name_plural = "moderation queue"
 
 
+class ModerationAction(models.TextChoices):
+    """ModerationEvent.Action (out here for the same reason as SignatureStatus)."""
+
+    APPROVE = "approve", "Approved"
+    REJECT = "reject", "Rejected"
+    FEATURE = "feature", "Featured"
+    UNFEATURE = "unfeature", "Unfeatured"
+    RESEND_CONFIRMATION = "resend_confirmation", "Resent the confirmation email"
+    IMPORT = "import", "Imported as approved"
+
+
 class ModerationEvent(models.Model):
     """Who did what to a signature, and when. Kept after withdrawal: it holds no personal data."""
 
-    class Action(models.TextChoices):
-        APPROVE = "approve", "Approved"
-        REJECT = "reject", "Rejected"
-        FEATURE = "feature", "Featured"
-        UNFEATURE = "unfeature", "Unfeatured"
-        RESEND_CONFIRMATION = "resend_confirmation", "Resent the confirmation email"
-        IMPORT = "import", "Imported as approved"
+    Action = ModerationAction
 
     signature = models.ForeignKey(Signature, on_delete=models.CASCADE, related_name="moderation_events")
     action = models.CharField(max_length=30, choices=Action.choices)
@@ -612,9 +567,7 @@ class ModerationEvent(models.Model):
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(
-                    action__in=["approve", "reject", "feature", "unfeature", "resend_confirmation", "import"]
-                ),
+                condition=Q(action__in=ModerationAction.values),
                 name="moderation_event_action_valid",
             )
         ]
@@ -698,78 +651,6 @@ class SigningStatus(models.Model):
     @classmethod
     def current(cls) -> "SigningStatus":
         return cls.objects.filter(pk=1).first() or cls(pk=1)
-
-
-def compute_count_snapshot() -> dict:
-    counted = Signature.objects.counted()
-    by_guild = (
-        counted.filter(guilds__isnull=False)
-        .values("guilds__slug", "guilds__name")
-        .annotate(count=Count("pk"))
-        .order_by("-count", "guilds__name")
-    )
-    by_profession = (
-        counted.values("profession__slug", "profession__name")
-        .annotate(count=Count("pk"))
-        .order_by("-count", "profession__name")
-    )
-    return {
-        "count": counted.count(),
-        "published": Signature.objects.published().count(),
-        "by_guild": [
-            {"slug": row["guilds__slug"], "name": row["guilds__name"], "count": row["count"]}
-            for row in by_guild
-        ],
-        "by_profession": [
-            {"slug": row["profession__slug"], "name": row["profession__name"], "count": row["count"]}
-            for row in by_profession
-        ],
-        "as_of": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-
-
-def compute_history(today=None) -> list[dict]:
-    """Signatures per day, from the first confirmation to today, days without any included.
-    It is today's view of the past: a signature withdrawn or rejected later leaves the day it was
-    confirmed, so that the last running total is always the count."""
-    new_by_day = {row["day"]: row["new"] for row in Signature.objects.counted().new_per_day()}
-    if not new_by_day:
-        return []
-    day, last = min(new_by_day), max(max(new_by_day), today or timezone.localdate())
-    history, total = [], 0
-    while day <= last:
-        total += new_by_day.get(day, 0)
-        history.append({"date": day.isoformat(), "new": new_by_day.get(day, 0), "total": total})
-        day += timedelta(days=1)
-    return history
-
-
-def compute_live_figures() -> dict:
-    outermost = not connection.in_atomic_block
-    with transaction.atomic():
-        if outermost:
-            # Every query reads the same moment, so that the breakdowns and the history add up
-            # to the count even while people sign.
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        figures = {"count": compute_count_snapshot(), "history": compute_history()}
-    # Encoded once per refresh, not once per request: the JSON API is the hottest path.
-    figures["count_json"] = json.dumps(figures["count"]).encode()
-    figures["history_json"] = json.dumps(figures["history"]).encode()
-    return figures
-
-
-live_figures = SharedSnapshot("figures", compute_live_figures)
-
-
-def live_figures_snapshot() -> Snapshot:
-    """The count, breakdowns and history, at most COUNT_MAX_AGE_SECONDS old (see snapshots.py)."""
-    return live_figures.get()
-
-
-def count_snapshot() -> dict:
-    """The live count and its breakdowns, as /api/count/ serves them."""
-    return live_figures.get().data["count"]
 
 
 class OutgoingEmailQuerySet(models.QuerySet):

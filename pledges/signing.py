@@ -1,10 +1,11 @@
-"""Signing the letter: store the signature and the email it causes, in one transaction."""
+"""Signing the letter: store the signature and the email it causes, in one transaction; and
+resending the confirmation email."""
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from pledges import emails, review
-from pledges.models import LetterVersion, Signature, WatchedName
+from pledges.models import LetterVersion, ModerationEvent, Signature, WatchedName
 
 
 def review_flags(*, full_name: str, email: str, ip_hash: str) -> set[str]:
@@ -96,3 +97,20 @@ def _sign_again(email: str, details: dict, guilds) -> Signature:
         if not emails.daily_limit_reached(email):
             queue_email(signature)
     return signature
+
+
+def resend_confirmation(signature: Signature, by) -> bool:
+    """Queue a fresh confirmation email, only while the email is unconfirmed; staff do this."""
+    with transaction.atomic():
+        locked = (
+            Signature.objects.select_for_update()
+            .filter(pk=signature.pk, status=Signature.Status.PENDING)
+            .first()
+        )
+        if locked is None:
+            return False
+        emails.queue_confirmation(locked)
+        ModerationEvent.objects.create(
+            signature=signature, action=ModerationEvent.Action.RESEND_CONFIRMATION, actor=by
+        )
+    return True

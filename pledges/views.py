@@ -14,17 +14,12 @@ from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 
 from pledges.exports import csv_lines
+from pledges.figures import count_snapshot, live_figures_snapshot
 from pledges.forms import SignatoryFilterForm, SignForm
 from pledges.graphics import history_chart, signatures_badge
+from pledges.ip_hashing import hash_ip
 from pledges.languages import language_independent
-from pledges.models import (
-    LetterVersion,
-    Signature,
-    SigningStatus,
-    count_snapshot,
-    hash_ip,
-    live_figures_snapshot,
-)
+from pledges.models import LetterVersion, Signature, SigningStatus
 from pledges.signing import sign as sign_letter
 from pledges.snapshots import Snapshot, http_cache_control
 

@@ -1,22 +1,15 @@
-import email
 import os
-import re
-import socket
-import threading
 import uuid
-from email import policy
-from email.message import EmailMessage
 
 import hypothesis
 import pytest
-from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
-from django.utils import timezone
 
+from ccai.testing_servers import free_port
 from pledges import snapshots
-from pledges.models import Guild, LetterVersion, Profession, Signature
+from tests.utils import start_smtp
 
 # The live server's request threads would otherwise keep their connections open while a browser
 # holds a keep-alive connection, and the test database could not be dropped at the end.
@@ -69,64 +62,6 @@ def fresh_count_snapshots(monkeypatch):
     snapshots.SharedSnapshot.forget_all_local()
 
 
-def at_once(function, arguments) -> list:
-    """Call function(argument) for every argument, each in its own thread, all released at the
-    same moment; return the results in the arguments' order. Each thread closes its own database
-    connections, and an exception in any thread is raised here."""
-    from django.db import connections
-
-    arguments = list(arguments)
-    start = threading.Barrier(len(arguments))
-    results, errors = [None] * len(arguments), []
-
-    def run(index, argument):
-        try:
-            start.wait()
-            results[index] = function(argument)
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=item) for item in enumerate(arguments)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    if errors:
-        raise errors[0]
-    return results
-
-
-def make_signature(**overrides) -> Signature:
-    """A signature in the state the overrides describe; pending by default."""
-    guilds = overrides.pop("guilds", [])
-    status = overrides.get("status", Signature.Status.PENDING)
-    fields = {
-        "full_name": "Test Signer",
-        "email": f"signer{Signature.objects.count()}-{timezone.now().timestamp()}@example.com",
-        "profession": Profession.objects.get(slug="writer"),
-        "letter_version": LetterVersion.objects.current(),
-        "status": status,
-    }
-    if status in (Signature.Status.CONFIRMED, Signature.Status.APPROVED, Signature.Status.REJECTED):
-        fields["confirmed_at"] = timezone.now()
-    if status == Signature.Status.WITHDRAWN:
-        fields.update(email=None, full_name="", withdrawn_at=timezone.now())
-    fields.update(overrides)
-    signature = Signature.objects.create(**fields)
-    signature.guilds.set(Guild.objects.filter(slug__in=guilds))
-    return signature
-
-
-def token_made_days_ago(signature: Signature, purpose: str, days: float) -> str:
-    """A link token as it was made `days` ago (TimestampSigner stamps it with time.time())."""
-    from unittest import mock
-
-    with mock.patch("django.core.signing.time.time", return_value=timezone.now().timestamp() - days * 86400):
-        return signature.make_token(purpose)
-
-
 @pytest.fixture
 def valid_form_data() -> dict:
     return {
@@ -138,41 +73,6 @@ def valid_form_data() -> dict:
         "country": "GB",
         "show_publicly": "on",
     }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps every message it accepts; `refuse` maps an address to
-    the SMTP reply it gets instead (e.g. a 451 or 550)."""
-
-    def __init__(self):
-        self.messages: list[EmailMessage] = []
-        self.refuse: dict[str, str] = {}
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse:
-            return self.refuse[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [message for message in self.messages if message["To"] == address]
-
-
-def start_smtp(port: int) -> tuple[Controller, Inbox]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    return controller, inbox
 
 
 @pytest.fixture
@@ -195,11 +95,3 @@ def smtp_inbox(smtp_port):
     controller, inbox = start_smtp(smtp_port)
     yield inbox
     controller.stop()
-
-
-def link_in(message: EmailMessage, purpose: str) -> str:
-    text = message.get_body(("plain",)).get_content()
-    # The link names the signer's language (?lang=), so that it opens in it on any device.
-    match = re.search(rf"https?://\S+/{purpose}/[^/\s]+/(\?lang=[a-z-]+)?", text)
-    assert match, f"no {purpose} link in:\n{text}"
-    return match.group(0)

@@ -6,7 +6,7 @@ from django.db import connections
 
 from pledges.emails import deliver_due
 from pledges.models import Signature
-from tests.conftest import link_in
+from tests.utils import link_in
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -105,7 +105,7 @@ def other_site():
     import http.server
     import threading
 
-    from tests.conftest import free_port
+    from tests.utils import free_port
 
     class Page(http.server.BaseHTTPRequestHandler):
         html = b""
@@ -131,7 +131,7 @@ def other_site():
 def test_badge_embeds_and_the_count_api_reads_from_another_site(live_server, other_site, monkeypatch):
     from playwright.sync_api import sync_playwright
 
-    from tests.conftest import make_signature
+    from tests.utils import make_signature
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     for _ in range(3):

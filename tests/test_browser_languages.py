@@ -5,9 +5,9 @@ from django.db import connections
 
 from pledges.emails import deliver_due
 from pledges.models import Signature
-from tests.conftest import link_in
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.test_browser import pytestmark as browser_marks
+from tests.utils import link_in
 
 pytestmark = browser_marks
 

@@ -1,9 +1,9 @@
 import pytest
 
 from pledges.models import Signature
-from tests.conftest import make_signature
 from tests.test_browser import phone  # noqa: F401 (the fixture)
 from tests.test_browser import pytestmark as browser_marks
+from tests.utils import make_signature
 
 pytestmark = browser_marks
 

@@ -7,7 +7,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from pledges.models import ModerationEvent, OutgoingEmail, Signature
-from tests.conftest import make_signature
+from tests.utils import make_signature
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@ from django.conf import settings
 from django.test import Client
 
 from pledges.models import OutgoingEmail, Signature
-from tests.conftest import at_once
+from tests.utils import at_once
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

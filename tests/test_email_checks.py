@@ -11,7 +11,7 @@ import pytest
 
 from pledges import maildomains
 from pledges.models import OutgoingEmail, Signature
-from tests.conftest import free_port
+from tests.utils import free_port
 
 pytestmark = pytest.mark.django_db
 

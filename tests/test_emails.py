@@ -4,7 +4,7 @@ import pytest
 
 from pledges.emails import deliver_due
 from pledges.models import OutgoingEmail, Signature
-from tests.conftest import link_in, make_signature, start_smtp
+from tests.utils import link_in, make_signature, start_smtp
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from pledges.models import OutgoingEmail
-from tests.conftest import free_port, start_smtp
-from tests.servers import (
+from ccai.testing_servers import (
     Browserless,
     app_env,
     database_url,
@@ -21,6 +19,8 @@ from tests.servers import (
     start_worker,
     stop,
 )
+from pledges.models import OutgoingEmail
+from tests.utils import free_port, start_smtp
 
 transactional = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

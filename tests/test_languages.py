@@ -17,7 +17,7 @@ from django.utils import translation
 
 from pledges.emails import deliver_due
 from pledges.models import LetterTranslation, LetterVersion, OutgoingEmail, Profession, Signature
-from tests.conftest import link_in, make_signature
+from tests.utils import link_in, make_signature
 
 pytestmark = pytest.mark.django_db
 
@@ -220,10 +220,12 @@ def test_signing_records_the_language_and_every_email_speaks_it(
 def test_resent_confirmation_speaks_the_signers_language(settings):
     from django.contrib.auth.models import User
 
+    from pledges.signing import resend_confirmation
+
     signature = make_signature(language="fr")
     boss = User.objects.create_superuser("boss", "boss@example.com", "a-long-password-1")
     with translation.override("es"):
-        assert signature.resend_confirmation(boss)
+        assert resend_confirmation(signature, boss)
     assert OutgoingEmail.objects.get().subject == CONFIRM_SUBJECT["fr"]
 
 

@@ -9,7 +9,7 @@ from django.test import RequestFactory
 
 from pledges.models import OutgoingEmail, Signature
 from pledges.views import client_ip
-from tests.conftest import at_once, make_signature
+from tests.utils import at_once, make_signature
 
 pytestmark = pytest.mark.django_db
 

@@ -2,8 +2,8 @@ import pytest
 from django.contrib.auth.models import User
 
 from pledges.models import LetterVersion, ModerationEvent, Signature, WatchedName
-from pledges.signing import review_flags
-from tests.conftest import at_once, make_signature
+from pledges.signing import resend_confirmation, review_flags
+from tests.utils import at_once, make_signature
 
 S = Signature.Status
 
@@ -18,7 +18,7 @@ def test_moderation_verbs_change_only_the_states_they_allow_and_log_only_real_ch
     assert confirmed.feature(user) is True and confirmed.feature(user) is False
     assert confirmed.reject(user) is True and confirmed.featured is False
     assert confirmed.approve(user) is True  # a rejection can be undone
-    assert confirmed.resend_confirmation(user) is False
+    assert resend_confirmation(confirmed, user) is False
     actions = list(ModerationEvent.objects.order_by("pk").values_list("action", flat=True))
     assert actions == ["approve", "feature", "reject", "approve"]
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from pledges import snapshots
 from pledges.models import LetterVersion, Profession, Signature
-from tests.conftest import make_signature
+from tests.utils import make_signature
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,17 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import free_port, link_in, start_smtp
-from tests.servers import HAPROXY, Browserless, app_env, haproxy, manage, start_gunicorn, start_worker, stop
+from ccai.testing_servers import (
+    HAPROXY,
+    Browserless,
+    app_env,
+    haproxy,
+    manage,
+    start_gunicorn,
+    start_worker,
+    stop,
+)
+from tests.utils import free_port, link_in, start_smtp
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS = ("127.0.0.1", 6379)

@@ -11,7 +11,7 @@ from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 from pledges.models import OutgoingEmail, Signature
-from tests.conftest import make_signature
+from tests.utils import make_signature
 
 pytestmark = pytest.mark.django_db
 

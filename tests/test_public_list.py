@@ -9,7 +9,7 @@ from django.core import signing
 
 from pledges import views
 from pledges.models import Signature
-from tests.conftest import make_signature
+from tests.utils import make_signature
 
 pytestmark = pytest.mark.django_db
 

@@ -11,10 +11,10 @@ import pytest
 from django.contrib.auth.models import User
 
 from pledges.emails import deliver_due
+from pledges.ip_hashing import hash_ip
 from pledges.logfilters import REDACTED, redact_emails
-from pledges.models import Signature, hash_ip
-from tests.conftest import make_signature
-from tests.test_two_processes import Server, database_url
+from pledges.models import Signature
+from tests.utils import Server, database_url, make_signature
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = {

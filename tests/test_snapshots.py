@@ -10,9 +10,10 @@ from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
 from pledges import snapshots
-from pledges.models import Signature, count_snapshot, live_figures
+from pledges.figures import count_snapshot, live_figures
+from pledges.models import Signature
 from pledges.signing import sign
-from tests.conftest import at_once, make_signature
+from tests.utils import at_once, make_signature
 
 pytestmark = pytest.mark.django_db
 

@@ -5,27 +5,19 @@ the default PostgreSQL cache and once with Redis (skipped when no Redis answers 
 The servers trust one proxy (TRUSTED_PROXY_COUNT=1): the test plays that proxy by appending the
 client's address to X-Forwarded-For, and plays a forger by putting other addresses before it."""
 
-import http.client
 import os
 import random
 import secrets
 import socket
-import subprocess
-import sys
-import tempfile
-import time
 from pathlib import Path
-from urllib.parse import quote, urlencode
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from pledges.models import OutgoingEmail, Signature
-from tests.conftest import free_port, make_signature
+from tests.utils import Server, database_url, make_signature
 
 ROOT = Path(__file__).resolve().parent.parent
-CSRF = secrets.token_hex(16)  # a CSRF secret (32 characters), sent as cookie and form field
 LIMITS = {
     "RATELIMIT_SIGN_IP_SOFT": "2/h",
     "RATELIMIT_SIGN_IP_HARD": "4/h",
@@ -45,72 +37,6 @@ def redis_answers() -> bool:
             return sock.recv(16).startswith(b"+PONG")
     except OSError:
         return False
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    auth = quote(db["USER"], safe="") + (":" + quote(db["PASSWORD"], safe="") if db["PASSWORD"] else "")
-    host = db["HOST"] if db["HOST"] and not db["HOST"].startswith("/") else ""
-    port = f":{db['PORT']}" if host and db["PORT"] else ""
-    socket_dir = db["HOST"] if db["HOST"].startswith("/") else db["OPTIONS"].get("host", "")
-    query = f"?host={socket_dir}" if socket_dir else ""
-    return f"postgresql://{auth}@{host}{port}/{db['NAME']}{query}"
-
-
-class Server:
-    def __init__(self, env: dict):
-        self.port = free_port()
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
-        self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_until_up(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.output()
-            try:
-                if self.request("GET", "/healthz")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"server did not start:\n{self.output()}")
-
-    def output(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
-
-    def request(
-        self, method: str, path: str, form: dict | None = None, client: str = "", headers: dict | None = None
-    ) -> tuple:
-        headers = {"Cookie": f"csrftoken={CSRF}", "Host": "127.0.0.1", **(headers or {})}
-        headers = {name: value for name, value in headers.items() if value is not None}
-        if client:
-            headers["X-Forwarded-For"] = client
-        body = None
-        if form is not None:
-            body = urlencode({**form, "csrfmiddlewaretoken": CSRF}, doseq=True)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.request(method, path, body, headers)
-            response = conn.getresponse()
-            return response.status, response.headers, response.read().decode()
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
 
 
 @pytest.fixture(scope="module", params=["dbcache", "redis"])

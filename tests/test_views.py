@@ -5,7 +5,7 @@ import pytest
 from django.test import Client
 
 from pledges.models import OutgoingEmail, Signature
-from tests.conftest import make_signature, token_made_days_ago
+from tests.utils import make_signature, token_made_days_ago
 
 pytestmark = pytest.mark.django_db
 

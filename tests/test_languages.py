@@ -479,3 +479,9 @@ def test_the_default_pause_message_speaks_the_readers_language_and_a_custom_one_
     SigningStatus.objects.filter(pk=1).update(message="Back on Monday.")
     html = client.get("/", headers={"accept-language": "es"}).content.decode()
     assert "Back on Monday." in html and 'id="sign">La recogida de firmas está en pausa</h2>' in html
+
+
+def test_a_page_rendered_without_its_request_still_renders():
+    with translation.override("fr"):
+        html = render_to_string("404.html")
+    assert "Page introuvable" in html and 'name="next" value="/"' in html and "hreflang" not in html

@@ -25,8 +25,9 @@ def _page_to_return_to(request) -> str:
 @register.inclusion_tag("pledges/_language_switch.html", takes_context=True)
 def language_switch(context) -> dict:
     current = translation.get_language()
+    request = context.get("request")
     return {
-        "next": _page_to_return_to(context["request"]),
+        "next": _page_to_return_to(request) if request else "/",
         "languages": [
             {
                 "code": code,
@@ -40,7 +41,9 @@ def language_switch(context) -> dict:
 
 @register.inclusion_tag("pledges/_language_alternates.html", takes_context=True)
 def language_alternates(context) -> dict:
-    request = context["request"]
+    request = context.get("request")
+    if request is None:  # a page rendered without its request has no address to give
+        return {"alternates": [], "default": None}
     return {
         "alternates": [(code, url_in_language(request, code)) for code, _ in settings.LANGUAGES],
         "default": url_in_language(request, None),

@@ -77,8 +77,15 @@ TEMPLATES = [
     },
 ]
 
-# Database: DATABASE_URL, or the embedded server under .pgdata/ when it is not set.
+# Database: DATABASE_URL; when it is not set, the embedded server under .pgdata/, but only for local
+# development (DEBUG) and the test run: production must not quietly keep its data in a folder.
 if "DATABASE_URL" not in os.environ and not env.str("DATABASE_URL", default=""):
+    if not DEBUG and "PYTEST_VERSION" not in os.environ:
+        raise ImproperlyConfigured(
+            "DATABASE_URL is not set while DEBUG is off. Set DATABASE_URL to your PostgreSQL server "
+            "(postgres://user:password@host:5432/name), or set DEBUG=true for local development "
+            "on the embedded database in .pgdata/."
+        )
     from ccai.embedded_postgres import database_url
 
     os.environ["DATABASE_URL"] = database_url()

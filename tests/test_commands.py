@@ -133,6 +133,23 @@ def test_import_signatories_imports_approved_reports_every_skipped_row_and_is_id
     assert Signature.objects.count() == 2
 
 
+def test_import_reads_a_header_in_any_case_and_with_spaces(tmp_path):
+    path = tmp_path / "launch.csv"
+    path.write_text(
+        "Name, Email ,PROFESSION,Guilds,Credit,Featured\nAda Lovelace,ada@example.org,writer,WGA,Notes,yes\n",
+        encoding="utf-8",
+    )
+    assert "Imported 1;" in run("import_signatories", str(path))
+    ada = Signature.objects.get(email="ada@example.org")
+    assert (ada.full_name, ada.profession.slug, ada.credit, ada.featured) == (
+        "Ada Lovelace",
+        "writer",
+        "Notes",
+        True,
+    )
+    assert list(ada.guilds.values_list("slug", flat=True)) == ["wga"]
+
+
 def test_import_leaves_an_existing_signature_as_it_is(tmp_path):
     make_signature(status=S.PENDING, email="ada@example.org", full_name="Ada Online")
     path = tmp_path / "launch.csv"

@@ -9,7 +9,7 @@ from django.core import signing
 
 from pledges import views
 from pledges.models import Signature
-from tests.utils import make_signature
+from tests.utils import link_href, make_signature
 
 pytestmark = pytest.mark.django_db
 
@@ -212,4 +212,9 @@ def test_list_queries_do_not_grow_with_rows(client, django_assert_num_queries, s
 
 
 def test_letter_page_links_to_the_public_list(client):
-    assert 'href="/signatories/"' in client.get("/").content.decode()
+    assert link_href(client.get("/").content.decode(), "Signatories") == "/signatories/"
+
+
+def test_press_page_public_list_link_leads_to_the_public_list(client):
+    make_signature(status=Signature.Status.APPROVED)
+    assert link_href(client.get("/press/").content.decode(), "public list") == "/signatories/"

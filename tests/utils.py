@@ -29,6 +29,7 @@ __all__ = [
     "at_once",
     "database_url",
     "free_port",
+    "link_href",
     "link_in",
     "make_signature",
     "start_smtp",
@@ -192,3 +193,11 @@ class Server:
             self.process.kill()
             self.process.wait()
         self.log.close()
+
+
+def link_href(html: str, text: str) -> str:
+    """The href of the one link whose text is `text` (so that a check of one link cannot pass on
+    another page link, such as the footer's)."""
+    hrefs = re.findall(rf'<a href="([^"]*)"[^>]*>\s*{re.escape(text)}\s*</a>', html)
+    assert len(hrefs) == 1, f"{len(hrefs)} links reading {text!r}"
+    return hrefs[0]

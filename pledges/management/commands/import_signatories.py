@@ -36,7 +36,8 @@ class Command(BaseCommand):
             raise CommandError(f"{file}: contains NUL bytes; is it really a CSV file?")
         try:
             reader = csv.DictReader(text.splitlines())
-            header = [column.strip().lower() for column in reader.fieldnames or []]
+            # Read the rows under the normalised header ("Name" is the name column).
+            header = reader.fieldnames = [column.strip().lower() for column in reader.fieldnames or []]
             rows = list(reader)
         except csv.Error as error:
             raise CommandError(f"{file}: not readable as CSV ({error}).") from None
@@ -45,7 +46,6 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{file}: missing column(s) {', '.join(sorted(missing))}. Expected: {', '.join(COLUMNS)}."
             )
-        reader.fieldnames = header
 
         letter = LetterVersion.objects.current()
         imported, present, skipped = 0, 0, []

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
+from django.utils.cache import patch_vary_headers
 
 QUERY_PARAMETER = "lang"
 
@@ -53,8 +54,14 @@ class LanguageMiddleware(LocaleMiddleware):
     def process_response(self, request, response):
         if getattr(response, "language_independent", False):
             return response
-        response = super().process_response(request, response)
         chosen = getattr(request, "language_from_query", None)
+        if chosen:
+            # The address names the language: a cache may keep one copy for everyone.
+            response.headers.setdefault("Content-Language", chosen)
+        else:
+            response = super().process_response(request, response)
+            # The language cookie chooses too, so a shared cache must tell its readers apart.
+            patch_vary_headers(response, ("Cookie",))
         # Pages only: an embedded badge must not pick the language of our site for its viewer.
         if (
             chosen

@@ -485,3 +485,10 @@ def test_a_page_rendered_without_its_request_still_renders():
     with translation.override("fr"):
         html = render_to_string("404.html")
     assert "Page introuvable" in html and 'name="next" value="/"' in html and "hreflang" not in html
+
+
+def test_a_shared_cache_tells_languages_apart(client):
+    negotiated = client.get("/badge.svg")
+    assert {"Accept-Language", "Cookie"} <= {part.strip() for part in negotiated["Vary"].split(",")}
+    named = client.get("/badge.svg?lang=es")
+    assert named["Content-Language"] == "es" and "Accept-Language" not in named.get("Vary", "")

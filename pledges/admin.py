@@ -18,6 +18,7 @@ from pledges import signing
 from pledges.exports import csv_lines
 from pledges.models import (
     TRANSLATION_LANGUAGES,
+    AboutPage,
     Guild,
     LetterTranslation,
     LetterVersion,
@@ -138,6 +139,32 @@ def _moderation_action(name: str, change, verb: str, description: str):
     return action
 
 
+@admin.action(
+    description="Feature the selected signatures (approved, with a credit)", permissions=["moderate"]
+)
+def feature(modeladmin, request, queryset):
+    """Like the other actions, and says why a name could not be featured: a featured name must
+    carry a credit (signature_featured_has_credit), so that it can be quoted."""
+    signatures = list(queryset.order_by("pk")[: MAX_ACTION_ROWS + 1])
+    if len(signatures) > MAX_ACTION_ROWS:
+        message = f"Nothing changed: select at most {MAX_ACTION_ROWS:,} signatures at a time."
+        modeladmin.message_user(request, message, messages.ERROR)
+        return
+    changed = sum(signature.feature(request.user) for signature in signatures)
+    without_credit = [s for s in signatures if s.status == Signature.Status.APPROVED and not s.credit]
+    if without_credit:
+        names = ", ".join(s.full_name for s in without_credit[:10]) + (
+            "…" if len(without_credit) > 10 else ""
+        )
+        modeladmin.message_user(
+            request,
+            f"Not featured, because a featured name must show a credit (a notable credit, company or "
+            f"channel) and these have none: {names}.",
+            messages.ERROR,
+        )
+    _report(modeladmin, request, "Featured", changed, len(signatures))
+
+
 @admin.register(Signature)
 class SignatureAdmin(admin.ModelAdmin):
     list_display = [
@@ -174,9 +201,7 @@ class SignatureAdmin(admin.ModelAdmin):
     actions = [
         _moderation_action("approve", Signature.approve, "Approved", "Approve the selected signatures"),
         _moderation_action("reject", Signature.reject, "Rejected", "Reject the selected signatures"),
-        _moderation_action(
-            "feature", Signature.feature, "Featured", "Feature the selected signatures (approved only)"
-        ),
+        feature,
         _moderation_action(
             "unfeature", Signature.unfeature, "Unfeatured", "Stop featuring the selected signatures"
         ),
@@ -371,7 +396,7 @@ class LetterVersionAdmin(admin.ModelAdmin):
     Translations belong to a version: a new version starts with those edited in the same save."""
 
     list_display = ["title", "translated_into", "created_at", "created_by"]
-    fields = ["title", "body"]
+    fields = ["title", "summary", "body"]
     list_select_related = ["created_by"]
     inlines = [LetterTranslationInline]
 
@@ -391,7 +416,7 @@ class LetterVersionAdmin(admin.ModelAdmin):
             obj.save()
             return
         original = LetterVersion.objects.get(pk=obj.pk)
-        revised = original.revise(title=obj.title, body=obj.body, by=request.user)
+        revised = original.revise(title=obj.title, summary=obj.summary, body=obj.body, by=request.user)
         if revised.pk != original.pk:
             obj.revised_from = original
         obj.pk, obj.created_at, obj.created_by = revised.pk, revised.created_at, revised.created_by
@@ -431,6 +456,29 @@ class SigningStatusAdmin(admin.ModelAdmin):
     list_display = ["__str__", "message", "changed_at", "changed_by"]
     fields = ["paused", "message"]
 
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        obj.changed_at, obj.changed_by = timezone.now(), request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(AboutPage)
+class AboutPageAdmin(admin.ModelAdmin):
+    """What /about/ says, and the contacts that /privacy/ and /press/ show."""
+
+    list_display = ["__str__", "contact_email", "press_email", "changed_at", "changed_by"]
+    fieldsets = [
+        ("Who is behind the letter", {"fields": ["coalition", "organisers"]}),
+        ("Contacts", {"fields": ["contact_email", "press_contact", "press_email", "press_phone"]}),
+        ("Privacy notice", {"fields": ["data_controller", "postal_address"]}),
+    ]
+
+    # The one row comes from a migration; staff edit it and can neither add nor delete one.
     def has_add_permission(self, request) -> bool:
         return False
 

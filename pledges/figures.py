@@ -28,6 +28,8 @@ def compute_count_snapshot() -> dict:
     return {
         "count": counted.count(),
         "published": Signature.objects.published().count(),
+        "awaiting_review": Signature.objects.awaiting_review().count(),
+        "held": Signature.objects.held().count(),
         "by_guild": [
             {"slug": row["guilds__slug"], "name": row["guilds__name"], "count": row["count"]}
             for row in by_guild

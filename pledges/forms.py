@@ -91,19 +91,6 @@ def clean_credit(value: str) -> str:
     return credit
 
 
-class ErrorsTiedToFields:
-    """A form mixin: each field with an error points at it (aria-describedby) for screen readers;
-    the templates give the error the id `<field id>_error`."""
-
-    def full_clean(self) -> None:
-        super().full_clean()
-        for name in self.errors:
-            if name in self.fields:
-                self.fields[name].widget.attrs.update(
-                    {"aria-invalid": "true", "aria-describedby": f"{self[name].auto_id}_error"}
-                )
-
-
 def country_choices() -> list[tuple[str, str]]:
     return _country_choices(translation.get_language())
 
@@ -145,7 +132,7 @@ class LongSelect(forms.Select):
         )
 
 
-class SignForm(ErrorsTiedToFields, forms.Form):
+class SignForm(forms.Form):
     full_name = forms.CharField(
         label=_("Full name"),
         max_length=NAME_MAX_LENGTH,
@@ -206,6 +193,9 @@ class SignForm(ErrorsTiedToFields, forms.Form):
     # A honeypot: hidden from people by CSS, filled in by naive bots.
     website = forms.CharField(label=_("Leave this field empty"), required=False, max_length=200)
 
+    # Under "Add details (optional)", closed unless one of them has an error.
+    OPTIONAL_DETAILS = ("guilds", "credit", "country")
+
     def clean_full_name(self) -> str:
         return clean_full_name(self.cleaned_data["full_name"])
 
@@ -215,11 +205,24 @@ class SignForm(ErrorsTiedToFields, forms.Form):
     def clean_credit(self) -> str:
         return clean_credit(self.cleaned_data["credit"])
 
+    def error_links(self) -> list[tuple[str, str]]:
+        """Each problem, in the form's order, with the id of the control to fix it in: the error
+        summary at the top of the form links to it (for a group of checkboxes, the first box)."""
+        links = [("", str(error)) for error in self.non_field_errors()]
+        for field in self:
+            target = f"{field.auto_id}_0" if field.field.widget.use_fieldset else field.id_for_label
+            links += [(target, str(error)) for error in field.errors]
+        return links
+
+    @property
+    def optional_details_have_errors(self) -> bool:
+        return any(name in self.errors for name in self.OPTIONAL_DETAILS)
+
     def is_bot(self) -> bool:
         return bool(self.cleaned_data.get("website"))
 
 
-class SignatoryFilterForm(ErrorsTiedToFields, forms.Form):
+class SignatoryFilterForm(forms.Form):
     """The public list's query string: ?q=, ?guild=, ?profession= and the page key ?after=."""
 
     q = forms.CharField(label=_("Search names"), max_length=100, required=False)
@@ -305,3 +308,9 @@ class ImportRowForm(forms.Form):
         if value not in self.YES | self.NO:
             raise ValidationError(f"featured must be yes or no, not {value!r}")
         return value in self.YES
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("featured") and not data.get("credit"):
+            raise ValidationError("a featured name needs a credit (a notable credit, company or channel)")
+        return data

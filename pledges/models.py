@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 from django_countries.fields import CountryField
 
+from pledges.markdown import render_markdown
 from pledges.names import name_words, normalised_name_sql
 
 NAME_MAX_LENGTH = 150
@@ -30,7 +31,15 @@ class LetterVersionQuerySet(models.QuerySet):
 
 class LetterVersion(models.Model):
     title = models.CharField(max_length=200)
-    body = models.TextField(help_text="Plain text; a blank line starts a new paragraph.")
+    summary = models.CharField(
+        max_length=300,
+        help_text="One sentence under the title: what the letter asks, and of whom. "
+        "A visitor on a phone reads it before anything else.",
+    )
+    body = models.TextField(
+        help_text="Markdown: a blank line starts a new paragraph; ## starts a section heading; "
+        "*emphasis*, **bold**, lists (- or 1.) and [links](https://example.org) work."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -45,12 +54,18 @@ class LetterVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.title} ({self.created_at:%Y-%m-%d %H:%M})"
 
-    def revise(self, *, title: str, body: str, by=None) -> "LetterVersion":
+    @property
+    def body_html(self) -> str:
+        """The body as sanitised HTML, rendered once per version (render_markdown caches it)."""
+        return render_markdown(self.body)
+
+    def revise(self, *, title: str, body: str, summary: str | None = None, by=None) -> "LetterVersion":
         """Editing the letter makes a new version; signatures keep the version they signed.
         Its translations stay with the old version: they translate the old text."""
-        if (title, body) == (self.title, self.body):
+        summary = self.summary if summary is None else summary
+        if (title, summary, body) == (self.title, self.summary, self.body):
             return self
-        return LetterVersion.objects.create(title=title, body=body, created_by=by)
+        return LetterVersion.objects.create(title=title, summary=summary, body=body, created_by=by)
 
     language = settings.LANGUAGE_CODE  # every version is written in English; see LetterTranslation
     is_translation = False
@@ -74,8 +89,10 @@ class LetterTranslation(models.Model):
     letter_version = models.ForeignKey(LetterVersion, on_delete=models.CASCADE, related_name="translations")
     language = models.CharField(max_length=10, choices=TRANSLATION_LANGUAGES)
     title = models.CharField(max_length=200)
-    summary = models.CharField(max_length=300, blank=True)
-    body = models.TextField(help_text="Plain text; a blank line starts a new paragraph.")
+    summary = models.CharField(
+        max_length=400, help_text="The original's one-sentence summary, translated (a little longer is fine)."
+    )
+    body = models.TextField(help_text="Markdown, as the original's: keep its headings and paragraphs.")
     created_at = models.DateTimeField(default=timezone.now)
 
     is_translation = True
@@ -92,6 +109,10 @@ class LetterTranslation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_language_display()}: {self.title}"
+
+    @property
+    def body_html(self) -> str:
+        return render_markdown(self.body)
 
     @property
     def original(self) -> LetterVersion:
@@ -167,6 +188,15 @@ class SignatureQuerySet(models.QuerySet):
         """The signatures on the public list: approved by staff, and the signer agreed."""
         return self.filter(status=Signature.Status.APPROVED, show_publicly=True)
 
+    def awaiting_review(self):
+        """Counted but not yet on the public list because no one has reviewed them: confirmed,
+        unflagged, and the signer chose to be listed."""
+        return self.filter(status=Signature.Status.CONFIRMED, flags=[], show_publicly=True)
+
+    def held(self):
+        """Confirmed, but a flag keeps them out of the count until staff decide."""
+        return self.filter(status=Signature.Status.CONFIRMED).exclude(flags=[])
+
     def featured(self):
         return self.published().filter(featured=True)
 
@@ -219,6 +249,11 @@ class SignatureQuerySet(models.QuerySet):
                 output_field=models.BooleanField(),
             )
         )
+
+    def capped_count(self, cap: int) -> int:
+        """How many rows, counting no further than cap + 1 (COUNT over a LIMIT): "more than
+        1,000 match" costs the same however many do."""
+        return self.order_by()[: cap + 1].count()
 
     def expired_unconfirmed(self, now=None):
         cutoff = (now or timezone.now()) - timedelta(days=settings.UNCONFIRMED_EXPIRY_DAYS)
@@ -328,6 +363,10 @@ class Signature(models.Model):
             models.CheckConstraint(
                 condition=Q(language__in=[code for code, _ in settings.LANGUAGES]),
                 name="signature_language_valid",
+            ),
+            # A journalist quotes a featured name with what the person is known for.
+            models.CheckConstraint(
+                condition=Q(featured=False) | ~Q(credit=""), name="signature_featured_has_credit"
             ),
         ]
         indexes = [
@@ -461,8 +500,13 @@ class Signature(models.Model):
         )
 
     def feature(self, by) -> bool:
+        """Only an approved signature with a credit (signature_featured_has_credit)."""
         return self._moderate(
-            ModerationAction.FEATURE, by, [self.Status.APPROVED], Q(featured=False), featured=True
+            ModerationAction.FEATURE,
+            by,
+            [self.Status.APPROVED],
+            Q(featured=False) & ~Q(credit=""),
+            featured=True,
         )
 
     def unfeature(self, by) -> bool:
@@ -651,6 +695,46 @@ class SigningStatus(models.Model):
     @classmethod
     def current(cls) -> "SigningStatus":
         return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+
+class AboutPage(models.Model):
+    """One row: who is behind the letter and how to reach them, as /about/, /privacy/ and /press/
+    show it. Staff edit it in the admin, so that a new organiser or address needs no release."""
+
+    coalition = models.TextField(help_text="Markdown: who the coalition is and why it wrote the letter.")
+    organisers = models.TextField(help_text="Markdown: the people and organisations who run it.")
+    contact_email = models.EmailField(help_text="For signatories and the public.")
+    press_contact = models.CharField(max_length=200, help_text="The name (and role) of the press contact.")
+    press_email = models.EmailField()
+    press_phone = models.CharField(max_length=50, blank=True)
+    data_controller = models.CharField(
+        max_length=300,
+        help_text="Who holds the signatories' data (the data controller), as /privacy/ names it.",
+    )
+    postal_address = models.TextField(blank=True, help_text="The data controller's postal address.")
+    changed_at = models.DateTimeField(default=timezone.now)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "about page and contacts"
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="about_page_single_row")]
+
+    def __str__(self) -> str:
+        return "Who is behind the letter, and contacts"
+
+    @classmethod
+    def current(cls) -> "AboutPage | None":
+        return cls.objects.filter(pk=1).first()
+
+    @property
+    def coalition_html(self) -> str:
+        return render_markdown(self.coalition)
+
+    @property
+    def organisers_html(self) -> str:
+        return render_markdown(self.organisers)
 
 
 class OutgoingEmailQuerySet(models.QuerySet):

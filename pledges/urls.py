@@ -17,5 +17,6 @@ urlpatterns = [
     path("press/", views.press, name="press"),
     path("badge.svg", views.badge, name="badge"),
     path("privacy/", views.privacy, name="privacy"),
+    path("about/", views.about, name="about"),
     path("healthz", views.healthz, name="healthz"),
 ]

@@ -19,7 +19,7 @@ from pledges.forms import SignatoryFilterForm, SignForm
 from pledges.graphics import history_chart, signatures_badge
 from pledges.ip_hashing import hash_ip
 from pledges.languages import language_independent
-from pledges.models import LetterVersion, Signature, SigningStatus
+from pledges.models import AboutPage, LetterVersion, Signature, SigningStatus
 from pledges.signing import sign as sign_letter
 from pledges.snapshots import Snapshot, http_cache_control
 
@@ -215,11 +215,14 @@ def press(request: HttpRequest) -> HttpResponse:
         "featured": Signature.objects.featured()
         .select_related("profession")
         .order_by("full_name")[:PRESS_FEATURED_LIMIT],
+        "about": AboutPage.current(),
     }
     return render(request, "pledges/press.html", ctx)
 
 
 SIGNATORIES_PER_PAGE = 50
+# A search says how many names match, counting up to this many.
+MATCH_COUNT_CAP = 1000
 
 
 def _filtered_signatories(form: SignatoryFilterForm):
@@ -237,11 +240,12 @@ def signatories(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "pledges/signatories.html", {"form": form}, status=400)
     rows = _filtered_signatories(form)
+    filters = {key: request.GET[key] for key in ("q", "guild", "profession") if request.GET.get(key)}
+    match_count = rows.capped_count(MATCH_COUNT_CAP) if filters else None
     if form.cleaned_data["after"]:
         rows = rows.after(form.cleaned_data["after"])
     # One more than a page tells whether there is a next page, without counting.
     page = list(rows[: SIGNATORIES_PER_PAGE + 1])
-    filters = {key: request.GET[key] for key in ("q", "guild", "profession") if request.GET.get(key)}
     next_url = None
     if len(page) > SIGNATORIES_PER_PAGE:
         page = page[:SIGNATORIES_PER_PAGE]
@@ -254,6 +258,8 @@ def signatories(request: HttpRequest) -> HttpResponse:
         "first_url": f"{request.path}?{urlencode(filters)}" if filters else request.path,
         "is_first_page": not form.cleaned_data["after"],
         "is_filtered": bool(filters),
+        "match_count": match_count,
+        "match_count_cap": MATCH_COUNT_CAP,
         "csv_url": f"/signatories.csv?{urlencode(filters)}" if filters else "/signatories.csv",
         "counts": count_snapshot(),
     }
@@ -290,8 +296,14 @@ def privacy(request: HttpRequest) -> HttpResponse:
         "outbox_days": settings.OUTBOX_RETENTION_DAYS,
         "verify_days": settings.VERIFY_LINK_MAX_AGE_DAYS,
         "emails_per_day": settings.EMAILS_PER_ADDRESS_PER_DAY,
+        "about": AboutPage.current(),
     }
     return render(request, "pledges/privacy.html", ctx)
+
+
+@require_GET
+def about(request: HttpRequest) -> HttpResponse:
+    return render(request, "pledges/about.html", {"about": AboutPage.current()})
 
 
 @language_independent

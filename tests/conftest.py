@@ -4,6 +4,7 @@ import uuid
 import hypothesis
 import pytest
 from django.conf import settings
+from django.contrib.staticfiles import handlers as staticfiles_handlers
 from django.core.cache import cache
 from django.core.management import call_command
 
@@ -44,6 +45,19 @@ def empty_cache(request, django_db_blocker):
         request.getfixturevalue("django_db_setup")
         with django_db_blocker.unblock():
             cache.clear()
+
+
+class _WhiteNoiseServesStatic(staticfiles_handlers.StaticFilesHandler):
+    """pytest-django's live server puts Django's static handler in front of the app. It looks files
+    up by their source names, so the hashed names our templates link to were 404s and browser tests
+    saw pages without their stylesheet or script. Passing /static/ on lets WhiteNoise serve the
+    collected files, as in production."""
+
+    def _should_handle(self, path) -> bool:
+        return False
+
+
+staticfiles_handlers.StaticFilesHandler = _WhiteNoiseServesStatic
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -35,7 +35,7 @@ def letter_form(letter: LetterVersion, translations: dict | None = None, **chang
         if row is None:
             rows.append(row := {"id": "", "language": language, "title": "", "summary": "", "body": ""})
         row.update(fields)
-    data = {"title": letter.title, "body": letter.body, **changes}
+    data = {"title": letter.title, "summary": letter.summary, "body": letter.body, **changes}
     data.update(
         {
             "translations-TOTAL_FORMS": len(rows),
@@ -130,7 +130,7 @@ def test_approving_twice_changes_once_and_says_so(mod_client):
 def test_actions_only_move_signatures_whose_state_allows_it(mod_client):
     pending = make_signature(status=S.PENDING)
     withdrawn = make_signature(status=S.WITHDRAWN)
-    approved = make_signature(status=S.APPROVED)
+    approved = make_signature(status=S.APPROVED, credit="Kindred")
     act(mod_client, "approve", [pending, withdrawn])
     act(mod_client, "feature", [approved, pending])
     statuses = dict(Signature.objects.values_list("pk", "status"))
@@ -143,6 +143,15 @@ def test_actions_only_move_signatures_whose_state_allows_it(mod_client):
         "feature",
         "reject",
     ]
+
+
+def test_featuring_a_name_without_a_credit_says_why_it_failed(mod_client):
+    uncredited = make_signature(status=S.APPROVED, full_name="Nameless Credit", credit="")
+    credited = make_signature(status=S.APPROVED, full_name="Has Credit", credit="Kindred")
+    html = act(mod_client, "feature", [uncredited, credited]).content.decode()
+    assert "a featured name must show a credit" in html and "Nameless Credit" in html
+    assert "Featured 1 of 2 signatures." in html
+    assert list(Signature.objects.filter(featured=True)) == [credited]
 
 
 def test_unfeature(mod_client):
@@ -371,6 +380,29 @@ def test_editing_the_letter_makes_a_new_version_and_signatures_keep_theirs(admin
     assert "P.S." in admin_client_.get("/").content.decode()
 
 
+def test_staff_edit_who_is_behind_the_letter_in_the_admin(admin_client_, client):
+    from pledges.models import AboutPage
+
+    about = AboutPage.current()
+    data = {
+        "coalition": "A *new* coalition.",
+        "organisers": "Jo Organiser",
+        "contact_email": "hello@coalition.example",
+        "press_contact": "Pat Press",
+        "press_email": "press@coalition.example",
+        "press_phone": "",
+        "data_controller": "Coalition Ltd",
+        "postal_address": "",
+    }
+    response = admin_client_.post(f"/admin/pledges/aboutpage/{about.pk}/change/", data)
+    assert response.status_code == 302
+    html = client.get("/about/").content.decode()
+    assert "<em>new</em>" in html and "Jo Organiser" in html and "hello@coalition.example" in html
+    assert AboutPage.current().changed_by.username == "boss"
+    bad = admin_client_.post(f"/admin/pledges/aboutpage/{about.pk}/change/", {**data, "press_email": "nope"})
+    assert bad.status_code == 200 and AboutPage.current().press_email == "press@coalition.example"
+
+
 def test_pausing_signing_in_the_admin_stops_signing_with_a_clear_message(
     admin_client_, client, valid_form_data
 ):
@@ -419,7 +451,9 @@ def test_staff_add_a_translation_to_the_current_letter_version(admin_client_, cl
     letter.translations.filter(language="fr").delete()
     response = admin_client_.post(
         f"/admin/pledges/letterversion/{letter.pk}/change/",
-        letter_form(letter, {"fr": {"title": "Une lettre", "body": "Un paragraphe."}}),
+        letter_form(
+            letter, {"fr": {"title": "Une lettre", "summary": "Un résumé.", "body": "Un paragraphe."}}
+        ),
     )
     assert response.status_code == 302
     assert LetterVersion.objects.count() == 1  # the English did not change: no new version

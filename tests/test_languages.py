@@ -168,9 +168,13 @@ def test_form_errors_speak_the_visitors_language(client, valid_form_data, langua
     assert response.status_code == 400 and html_lang(html) == language
     assert NAME_REQUIRED[language] in html
     expected = {
-        "en": ["Please correct 3 problems below.", "Please enter a valid email address."],
-        "es": ["Corrige 3 problemas más abajo.", "Escribe un correo electrónico válido."],
-        "fr": ["Corrigez 3 problèmes ci-dessous.", "Saisissez une adresse e-mail valide."],
+        "en": ["<title>Error: An open letter", "There is a problem", "Please enter a valid email address."],
+        "es": ["<title>Error: Carta abierta", "Hay un problema", "Escribe un correo electrónico válido."],
+        "fr": [
+            "<title>Erreur\u00a0: Lettre ouverte",
+            "Il y a un problème",
+            "Saisissez une adresse e-mail valide.",
+        ],
     }[language]
     for text in expected:
         assert text in html

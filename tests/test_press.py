@@ -71,8 +71,18 @@ def test_api_count_follows_the_counting_rules_in_every_state(client):
     response = client.get("/api/count/")
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
     data = response.json()
-    assert set(data) == {"count", "published", "by_guild", "by_profession", "as_of"}
+    assert set(data) == {
+        "count",
+        "published",
+        "awaiting_review",
+        "held",
+        "by_guild",
+        "by_profession",
+        "as_of",
+    }
     assert (data["count"], data["published"]) == (4, 2)
+    # The confirmed one in DGA waits for review; the confirmed one with a flag is held.
+    assert (data["awaiting_review"], data["held"]) == (1, 1)
     assert data["by_guild"] == [
         {"slug": "wga", "name": "WGA", "count": 2},
         {"slug": "dga", "name": "DGA", "count": 1},

@@ -94,11 +94,34 @@ def test_bad_input_gets_a_400_with_field_errors_and_stores_nothing(client, valid
     response = client.post("/sign/", {**valid_form_data, **overrides})
     assert response.status_code == 400
     html = response.content.decode()
-    assert 'class="error"' in html and "Please correct" in html
-    # The error is tied to its field for assistive technology.
-    invalid = re.findall(r'aria-describedby="([^"]+_error)"', html)
-    assert invalid and all(f'id="{error_id}"' in html for error_id in invalid)
+    assert 'class="error"' in html and "There is a problem" in html and "<title>Error: " in html
+    # The summary at the top of the form links each problem to the control to fix it in ...
+    targets = re.findall(r'<li><a href="#([^"]+)">', html)
+    assert targets and all(f'id="{target}"' in html for target in targets)
+    # ... and the error is tied to its field for assistive technology, with Django's own ids.
+    described = [id_ for ids in re.findall(r'aria-describedby="([^"]+)"', html) for id_ in ids.split()]
+    assert any(id_.endswith("_error") for id_ in described)
+    assert all(f'id="{id_}"' in html for id_ in described)
     assert_nothing_stored()
+
+
+def test_an_error_keeps_the_link_to_the_help_text_and_the_form_opens_at_itself(client, valid_form_data):
+    response = client.post("/sign/", {**valid_form_data, "email": "not-an-address"})
+    html = response.content.decode()
+    assert 'aria-describedby="id_email_helptext id_email_error"' in html
+    assert 'id="id_email_helptext"' in html and 'id="id_email_error"' in html
+    assert re.search(r'<input type="email" name="email"[^>]*aria-invalid="true"', html)
+    assert 'action="/sign/#sign"' in html and '<li><a href="#id_email">' in html
+    # Only the field with the problem is marked invalid.
+    assert not re.search(r'<input type="text" name="full_name"[^>]*aria-invalid', html)
+
+
+def test_an_error_in_an_optional_detail_opens_the_details(client, valid_form_data):
+    closed = client.post("/sign/", {**valid_form_data, "email": ""}).content.decode()
+    assert '<details class="optional-details">' in closed
+    opened = client.post("/sign/", {**valid_form_data, "credit": "=SUM(A1)"}).content.decode()
+    assert '<details class="optional-details" open>' in opened
+    assert '<li><a href="#id_credit">A credit cannot start with' in opened
 
 
 def test_invalid_utf8_in_the_body_is_refused(client, valid_form_data):

@@ -58,7 +58,7 @@ WITH drawn AS (
                   || last[1 + floor(random() * array_length(last, 1))::int] END,
         CASE WHEN status = 'withdrawn' THEN NULL ELSE 'seed-' || %(run)s || '-' || n || '@example.org' END,
         (%(professions)s::bigint[])[1 + floor(random() * %(profession_count)s)::int],
-        CASE WHEN status <> 'withdrawn' AND r2 < 0.3
+        CASE WHEN status <> 'withdrawn' AND (r2 < 0.3 OR r2 > 0.995)
              THEN (%(credits)s::text[])[1 + floor(random() * %(credit_count)s)::int] ELSE '' END,
         CASE WHEN status <> 'withdrawn' AND random() < 0.7
              THEN (ARRAY['US', 'US', 'US', 'GB', 'CA', 'AU', 'FR', 'DE', 'ES', 'MX', 'NG', 'IN', 'JP', 'KR',

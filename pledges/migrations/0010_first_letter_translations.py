@@ -1,14 +1,25 @@
 """The first letter ships with Spanish and French translations (French, so that the third language has
-the letter too). Each is added to the first version only while its English is unchanged: a letter
+the letter too), in the Markdown form 0007 gave the English: the four priorities as headed sections.
+They are added to the first version only while its English is as the migrations wrote it: a letter
 staff have since edited is a text these do not translate."""
+
+import importlib
+import re
 
 from django.db import migrations
 
+letter_0007 = importlib.import_module("pledges.migrations.0007_letter_summary_about_page")
 ORIGINAL_TITLE = "An open letter on AI and creative work"
 
 TRANSLATIONS = {
     "es": {
         "title": "Carta abierta sobre la IA y el trabajo creativo",
+        "summary": (
+            "Pedimos a legisladores, estudios, plataformas y empresas de IA que se comprometan con reglas "
+            "exigibles sobre cómo se entrena y se usa la IA en el trabajo creativo: consentimiento y pago "
+            "por nuestro trabajo, protección de nuestros empleos, salvaguardas contra los deepfakes y "
+            "respeto por la autoría humana."
+        ),
         "body": """Somos actrices y actores, guionistas, directoras y directores, productoras y productores, ejecutivos; somos los equipos que iluminan, filman, montan, musicalizan y construyen la obra; somos youtubers, podcasters, autores de newsletters y tecnólogos. Muchos pertenecemos a SAG-AFTRA, al WGA, al DGA, al PGA y a IATSE. Vivimos de crear, y no estamos en contra de las herramientas nuevas. Estamos en contra de herramientas construidas tomando nuestro trabajo sin pedir permiso y usadas para reemplazarnos sin ningún plan.
 
 La inteligencia artificial ya se entrena con nuestras interpretaciones, guiones, imágenes, voces y vídeos, y ya se usa para producir obras que compiten con las nuestras. Las reglas que deciden cómo ocurre eso se están escribiendo ahora, a menudo sin nosotros. Pedimos a legisladores, estudios, plataformas y empresas de IA que se comprometan con reglas exigibles basadas en cuatro prioridades.
@@ -25,6 +36,12 @@ No son principios abstractos. Son las condiciones para que el trabajo creativo p
     },
     "fr": {
         "title": "Lettre ouverte sur l’IA et le travail créatif",
+        "summary": (
+            "Nous demandons aux législateurs, aux studios, aux plateformes et aux entreprises d’IA de "
+            "s’engager sur des règles contraignantes encadrant l’entraînement et l’usage de l’IA dans le "
+            "travail créatif\u00a0: consentement et rémunération pour notre travail, protection de nos "
+            "emplois, garde-fous contre les deepfakes et respect de l’auteur humain."
+        ),
         "body": """Nous sommes actrices et acteurs, scénaristes, réalisatrices et réalisateurs, productrices et producteurs, dirigeants ; nous sommes les équipes qui éclairent, filment, montent, composent et construisent les œuvres ; nous sommes youtubeurs, podcasteurs, auteurs de newsletters et technologues. Beaucoup d’entre nous sont membres de SAG-AFTRA, de la WGA, de la DGA, de la PGA et d’IATSE. Nous vivons de ce que nous créons, et nous ne sommes pas contre les nouveaux outils. Nous sommes contre des outils construits en prenant notre travail sans le demander, et utilisés pour nous remplacer sans aucun plan.
 
 L’intelligence artificielle est déjà entraînée sur nos interprétations, nos scénarios, nos images, nos voix et nos vidéos, et déjà utilisée pour produire des œuvres qui concurrencent les nôtres. Les règles qui encadrent tout cela s’écrivent maintenant, souvent sans nous. Nous demandons aux législateurs, aux studios, aux plateformes et aux entreprises d’IA de s’engager sur des règles contraignantes fondées sur quatre priorités.
@@ -42,14 +59,28 @@ Ce ne sont pas des principes abstraits. Ce sont les conditions pour que le trava
 }
 
 
+# The closing paragraph, after the rule 0007 puts before the English one.
+CLOSING = {"es": "No son principios abstractos.", "fr": "Ce ne sont pas des principes abstraits."}
+
+
+def as_markdown(language: str, body: str) -> str:
+    """As 0007's with_headings(): "1. Priority. Text" becomes "## 1. Priority" and its paragraph."""
+    body = re.sub(r"^(\d)\. ([^.]+)\. ", r"## \1. \2\n\n", body, flags=re.M)
+    return body.replace(f"\n\n{CLOSING[language]}", f"\n\n---\n\n{CLOSING[language]}")
+
+
 def add(apps, schema_editor):
     LetterVersion = apps.get_model("pledges", "LetterVersion")
     LetterTranslation = apps.get_model("pledges", "LetterTranslation")
     first = LetterVersion.objects.order_by("created_at", "pk").first()
-    if first is None or first.title != ORIGINAL_TITLE:
+    if first is None or (first.title, first.body) != (ORIGINAL_TITLE, letter_0007.NEW_BODY):
         return
     for language, text in TRANSLATIONS.items():
-        LetterTranslation.objects.get_or_create(letter_version=first, language=language, defaults=text)
+        LetterTranslation.objects.get_or_create(
+            letter_version=first,
+            language=language,
+            defaults={**text, "body": as_markdown(language, text["body"])},
+        )
 
 
 def remove(apps, schema_editor):
@@ -59,6 +90,6 @@ def remove(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("pledges", "0007_letter_translations_signature_language")]
+    dependencies = [("pledges", "0009_letter_translations_signature_language")]
 
     operations = [migrations.RunPython(add, remove)]

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pledges', '0006_moderators_group_signing_status'),
+        ('pledges', '0008_featured_has_credit'),
     ]
 
     operations = [
@@ -18,8 +18,8 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('language', models.CharField(choices=[('es', 'Spanish'), ('fr', 'French')], max_length=10)),
                 ('title', models.CharField(max_length=200)),
-                ('summary', models.CharField(blank=True, max_length=300)),
-                ('body', models.TextField(help_text='Plain text; a blank line starts a new paragraph.')),
+                ('summary', models.CharField(help_text="The original's one-sentence summary, translated (a little longer is fine).", max_length=400)),
+                ('body', models.TextField(help_text="Markdown, as the original's: keep its headings and paragraphs.")),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={

@@ -118,6 +118,13 @@ EMAIL_GIVE_UP_AFTER_HOURS = env.int("EMAIL_GIVE_UP_AFTER_HOURS", default=72)
 # Signing
 VERIFY_LINK_MAX_AGE_DAYS = env.int("VERIFY_LINK_MAX_AGE_DAYS", default=7)
 WITHDRAW_LINK_MAX_AGE_DAYS = env.int("WITHDRAW_LINK_MAX_AGE_DAYS", default=365)
+# An unsubscribe link must keep working as long as anyone might open an old update.
+UNSUBSCRIBE_LINK_MAX_AGE_DAYS = env.int("UNSUBSCRIBE_LINK_MAX_AGE_DAYS", default=730)
+# Updates to signers: a mailbox that unsubscribes whoever writes to it (List-Unsubscribe: <mailto:…>);
+# empty for none (the https link and one-click POST are always there).
+UNSUBSCRIBE_MAILTO = env("UNSUBSCRIBE_MAILTO", default="")
+# How long a worker holds the batch of update emails it is sending before another may take it over.
+UPDATE_CLAIM_SECONDS = env.int("UPDATE_CLAIM_SECONDS", default=120)
 UNCONFIRMED_EXPIRY_DAYS = env.int("UNCONFIRMED_EXPIRY_DAYS", default=14)
 # Sent emails (they hold a name and an address) are deleted after this by purge_unconfirmed.
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)

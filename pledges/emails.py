@@ -11,7 +11,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from pledges.models import OutgoingEmail, Signature
+from pledges.models import OutgoingEmail, Signature, Update
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,80 @@ def queue_already_signed(signature: Signature) -> OutgoingEmail:
         "already-signed",
         signature,
         {"signature": signature, "withdraw_link": signature.link("withdraw")},
+    )
+
+
+def update_content(
+    update: Update, *, body_html: str, name: str, unsubscribe_link: str, withdraw_link: str, language: str
+):
+    """The subject, text and HTML of an update as one signer gets it (each has its own links):
+    the words around the update in the signer's language, the update as staff wrote it."""
+    ctx = {
+        "update": update,
+        "body_html": body_html,
+        "name": name,
+        "unsubscribe_link": unsubscribe_link,
+        "withdraw_link": withdraw_link,
+        "site_url": settings.SITE_URL,
+        "language": language,
+    }
+    with translation.override(language):
+        subject = " ".join(render_to_string("emails/update-subject.txt", ctx).split())
+        return (
+            subject,
+            render_to_string("emails/update-body.txt", ctx),
+            render_to_string("emails/update-body.html", ctx),
+        )
+
+
+def unsubscribe_headers(unsubscribe_link: str) -> dict:
+    """RFC 2369 and RFC 8058 headers: the large mailbox providers show an unsubscribe button
+    with them, and require them of bulk senders."""
+    targets = [f"<{unsubscribe_link}>"]
+    if settings.UNSUBSCRIBE_MAILTO:
+        targets.append(f"<mailto:{settings.UNSUBSCRIBE_MAILTO}?subject=unsubscribe>")
+    return {"List-Unsubscribe": ", ".join(targets), "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def update_message(
+    update: Update, signature: Signature, *, body_html: str, connection=None
+) -> EmailMultiAlternatives:
+    """The update to one signer, rendered at send time, ready to send."""
+    unsubscribe_link = signature.link("unsubscribe")
+    subject, text, html = update_content(
+        update,
+        body_html=body_html,
+        name=signature.full_name,
+        unsubscribe_link=unsubscribe_link,
+        withdraw_link=signature.link("withdraw"),
+        language=signature.language,
+    )
+    message = EmailMultiAlternatives(
+        subject,
+        text,
+        settings.DEFAULT_FROM_EMAIL,
+        [signature.email],
+        headers=unsubscribe_headers(unsubscribe_link),
+        connection=connection,
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def queue_update_test(update: Update, *, to: str, name: str, body_html: str) -> OutgoingEmail:
+    """The update as a signer will get it, to a staff member through the outbox. Its links are
+    made for no signature, so they lead to the "not a valid link" page."""
+    stand_in = Signature(full_name=name, language=translation.get_language())
+    subject, text, html = update_content(
+        update,
+        body_html=body_html,
+        name=name,
+        unsubscribe_link=stand_in.link("unsubscribe"),
+        withdraw_link=stand_in.link("withdraw"),
+        language=translation.get_language(),
+    )
+    return OutgoingEmail.objects.create(
+        to=to, kind="update-test", subject=f"[Test] {subject}"[:300], body_text=text, body_html=html
     )
 
 

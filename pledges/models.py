@@ -255,6 +255,15 @@ class SignatureQuerySet(models.QuerySet):
         1,000 match" costs the same however many do."""
         return self.order_by()[: cap + 1].count()
 
+    def update_recipients(self):
+        """Who an update goes to: email confirmed (or approved), not rejected or withdrawn,
+        opted in to news, and not unsubscribed since."""
+        return self.filter(
+            status__in=[Signature.Status.CONFIRMED, Signature.Status.APPROVED],
+            updates_opt_in=True,
+            unsubscribed_at__isnull=True,
+        )
+
     def expired_unconfirmed(self, now=None):
         cutoff = (now or timezone.now()) - timedelta(days=settings.UNCONFIRMED_EXPIRY_DAYS)
         return self.filter(status=Signature.Status.PENDING, created_at__lt=cutoff)
@@ -317,6 +326,8 @@ class Signature(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     moderated_at = models.DateTimeField(null=True, blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # Stops updates and keeps the signature (withdrawing erases it).
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
 
     objects = SignatureQuerySet.as_manager()
 
@@ -405,6 +416,16 @@ class Signature(models.Model):
                 condition=~Q(language="en"),
                 name="signature_language_created",
             ),
+            # updates.queue_recipients(): the recipients of an update, walked in id order.
+            models.Index(
+                fields=["id"],
+                condition=Q(
+                    status__in=[SignatureStatus.CONFIRMED, SignatureStatus.APPROVED],
+                    updates_opt_in=True,
+                    unsubscribed_at=None,
+                ),
+                name="signature_update_recipients",
+            ),
             # The public list in its order (PUBLIC_ORDER), read from the top or from a key.
             models.Index(
                 Func(F("featured"), template="(NOT %(expressions)s)"),
@@ -428,7 +449,11 @@ class Signature(models.Model):
 
     # Links in emails carry the random code, signed with a purpose-specific salt and a
     # timestamp, so that a verify link cannot withdraw and an old link expires.
-    TOKEN_MAX_AGE_DAYS = {"verify": "VERIFY_LINK_MAX_AGE_DAYS", "withdraw": "WITHDRAW_LINK_MAX_AGE_DAYS"}
+    TOKEN_MAX_AGE_DAYS = {
+        "verify": "VERIFY_LINK_MAX_AGE_DAYS",
+        "withdraw": "WITHDRAW_LINK_MAX_AGE_DAYS",
+        "unsubscribe": "UNSUBSCRIBE_LINK_MAX_AGE_DAYS",
+    }
 
     def make_token(self, purpose: str) -> str:
         return signing.TimestampSigner(salt=f"pledges.{purpose}").sign(self.code.hex)
@@ -450,6 +475,15 @@ class Signature(models.Model):
 
     def public_list_key(self) -> "PublicListKey":
         return PublicListKey(self.featured, self.search_name, self.created_at)
+
+    @property
+    def receives_updates(self) -> bool:
+        """The row-level twin of SignatureQuerySet.update_recipients()."""
+        return (
+            self.status in (self.Status.CONFIRMED, self.Status.APPROVED)
+            and self.updates_opt_in
+            and self.unsubscribed_at is None
+        )
 
     def _transition(self, allowed_from, condition=None, **changes) -> bool:
         """Apply changes only if the row is still in one of the allowed states, so that a
@@ -514,6 +548,19 @@ class Signature(models.Model):
             ModerationAction.UNFEATURE, by, [self.Status.APPROVED], Q(featured=True), featured=False
         )
 
+    def unsubscribe(self) -> bool:
+        """Stop updates at once, keeping the signature; reports whether this call stopped them."""
+        with transaction.atomic():
+            changed = bool(
+                Signature.objects.filter(pk=self.pk, unsubscribed_at=None).update(
+                    unsubscribed_at=timezone.now()
+                )
+            )
+            self.refresh_from_db(fields=["unsubscribed_at"])
+            # Queued and not yet sent: they will not be (one a worker is sending right now may still go).
+            UpdateDelivery.objects.filter(signature=self, sent_at=None, failed_at=None).delete()
+        return changed
+
     def withdraw(self) -> bool:
         """Withdraw and erase the personal data, keeping only what the count history needs
         (when it was created, confirmed and withdrawn, and the profession)."""
@@ -536,6 +583,7 @@ class Signature(models.Model):
                 self.guilds.clear()
                 # Sent ones too: they carry the name and the address.
                 OutgoingEmail.objects.filter(to=email).delete()
+                UpdateDelivery.objects.filter(signature=self).delete()
         return changed
 
 
@@ -807,3 +855,140 @@ class OutgoingEmail(models.Model):
         self.failed_at = timezone.now()
         self.last_error = f"{type(error).__name__}: {error}"[:2000]
         self.save(update_fields=["attempts", "failed_at", "last_error"])
+
+
+class UpdateStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+
+
+class Update(models.Model):
+    """News for the signers who opted in. Staff write it, preview it and send it in the admin;
+    the worker (deliver_emails, see pledges/updates.py) queues and delivers it in batches."""
+
+    Status = UpdateStatus
+
+    subject = models.CharField(max_length=200)
+    body = models.TextField(
+        help_text="Markdown: a blank line starts a paragraph; **bold**, *italic*, [a link](https://…), "
+        "- a list item, ## a heading."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    send_started_at = models.DateTimeField(null=True, blank=True)
+    send_started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # How far the worker has walked the recipients (signature ids), and when it got to the end.
+    queued_through = models.BigIntegerField(default=0)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # The totals as they stood when the last delivery was done, kept after the delivery rows
+    # are deleted (OUTBOX_RETENTION_DAYS, withdrawals).
+    final_figures = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        permissions = [("send_update", "Can send updates to signers")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "sending", "sent"]), name="update_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status=UpdateStatus.DRAFT) | Q(send_started_at__isnull=False),
+                name="update_sending_has_time",
+            ),
+            models.CheckConstraint(condition=~Q(subject=""), name="update_subject_not_blank"),
+        ]
+        indexes = [
+            # The worker: updates it still has work on.
+            models.Index(
+                fields=["send_started_at"], condition=Q(status=UpdateStatus.SENDING), name="update_sending"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject
+
+    def start_sending(self, by) -> bool:
+        """Mark the update for the worker; a second click or a second staff member changes nothing."""
+        now = timezone.now()
+        changed = Update.objects.filter(pk=self.pk, status=self.Status.DRAFT).update(
+            status=self.Status.SENDING, send_started_at=now, send_started_by=by
+        )
+        self.refresh_from_db()
+        return bool(changed)
+
+    def figures(self) -> dict:
+        """queued, sent, failed and waiting, from the delivery rows (or as kept once they are
+        gone), and how many recipients unsubscribed after it reached them."""
+        deliveries = self.deliveries.all()
+        live = deliveries.aggregate(
+            queued=Count("pk"),
+            sent=Count("pk", filter=Q(sent_at__isnull=False)),
+            failed=Count("pk", filter=Q(failed_at__isnull=False)),
+            unsubscribed_since=Count(
+                "pk", filter=Q(sent_at__isnull=False, signature__unsubscribed_at__gte=F("sent_at"))
+            ),
+        )
+        if self.final_figures and live["queued"] < self.final_figures.get("queued", 0):
+            live = {
+                **self.final_figures,
+                "unsubscribed_since": max(
+                    live["unsubscribed_since"], self.final_figures.get("unsubscribed_since", 0)
+                ),
+            }
+        live["waiting"] = live["queued"] - live["sent"] - live["failed"]
+        return live
+
+
+class UpdateDeliveryQuerySet(models.QuerySet):
+    def due(self, now=None):
+        return self.filter(sent_at=None, failed_at=None, send_after__lte=now or timezone.now())
+
+    def expired(self, now=None):
+        """Sent or given up on more than OUTBOX_RETENTION_DAYS ago, as for the outbox."""
+        cutoff = (now or timezone.now()) - timedelta(days=settings.OUTBOX_RETENTION_DAYS)
+        return self.filter(Q(sent_at__lt=cutoff) | Q(failed_at__lt=cutoff))
+
+
+class UpdateDelivery(models.Model):
+    """One update to one signer. The message is rendered when it is sent (each has its own
+    unsubscribe link), so a row is a few numbers, not a stored copy of the email."""
+
+    update = models.ForeignKey(Update, on_delete=models.CASCADE, related_name="deliveries")
+    signature = models.ForeignKey(Signature, on_delete=models.CASCADE, related_name="update_deliveries")
+    created_at = models.DateTimeField(default=timezone.now)
+    # When it may next be tried: a retry's back-off, or the end of a worker's claim on it.
+    send_after = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = UpdateDeliveryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "update deliveries"
+        constraints = [
+            # Sending an update twice, or two workers queuing it at once, sends nothing twice.
+            models.UniqueConstraint(fields=["update", "signature"], name="update_delivery_once"),
+        ]
+        indexes = [
+            # updates.deliver_batch: the due deliveries.
+            models.Index(
+                fields=["send_after"],
+                condition=Q(sent_at=None, failed_at=None),
+                name="update_delivery_due",
+            ),
+            models.Index(fields=["signature"], name="update_delivery_signature"),
+            # purge_unconfirmed: the ones past retention.
+            models.Index(fields=["sent_at"], condition=Q(sent_at__isnull=False), name="update_delivery_sent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.update} to signature {self.signature_id}"

@@ -10,6 +10,7 @@ urlpatterns = [
     path("sign/thanks/", views.thanks, name="thanks"),
     path("verify/<str:token>/", views.verify, name="verify"),
     path("withdraw/<str:token>/", views.withdraw, name="withdraw"),
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("signatories/", views.signatories, name="signatories"),
     path("signatories.csv", views.signatories_csv, name="signatories-csv"),
     path("api/count/", views.api_count, name="api-count"),

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.http import urlencode
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
@@ -164,6 +165,22 @@ def withdraw(request: HttpRequest, token: str) -> HttpResponse:
         signature.withdraw()
         return render(request, "pledges/withdrawn.html")
     return render(request, "pledges/withdraw.html", {"signature": signature})
+
+
+# No CSRF token: a mail provider's one-click POST (RFC 8058) carries none, and the signed token in
+# the URL is the authority. No per-IP limit either: those POSTs come from a few provider addresses.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    signature, bad_link = _signature_or_bad_link(request, token, "unsubscribe")
+    if bad_link:
+        return bad_link
+    if request.method == "POST":
+        signature.unsubscribe()
+        if request.POST.get("List-Unsubscribe") == "One-Click":
+            return HttpResponse("Unsubscribed.", content_type="text/plain; charset=utf-8")
+        return render(request, "pledges/unsubscribed.html", {"signature": signature})
+    return render(request, "pledges/unsubscribe.html", {"signature": signature})
 
 
 def _open_to_other_sites(response: HttpResponse, snapshot: Snapshot) -> HttpResponse:

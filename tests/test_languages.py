@@ -496,3 +496,44 @@ def test_a_shared_cache_tells_languages_apart(client):
     assert {"Accept-Language", "Cookie"} <= {part.strip() for part in negotiated["Vary"].split(",")}
     named = client.get("/badge.svg?lang=es")
     assert named["Content-Language"] == "es" and "Accept-Language" not in named.get("Vary", "")
+
+
+def test_updates_reach_each_signer_in_their_language(smtp_inbox):
+    """The words around an update (greeting, why it came, how to stop) speak the signer's
+    language; the update itself is as staff wrote it."""
+    from pledges import updates
+    from pledges.models import Update
+
+    for language in LANGUAGES:
+        make_signature(
+            email=f"{language}@example.com",
+            full_name="Ada Lovelace",
+            status=Signature.Status.CONFIRMED,
+            updates_opt_in=True,
+            language=language,
+        )
+    update = Update.objects.create(subject="The letter was delivered", body="We handed it over **today**.")
+    assert update.start_sending(by=None)
+    with translation.override("en"):  # the worker's own language does not matter
+        while any(updates.work_on_updates(limit=50)):
+            pass
+    stop = {
+        "en": "Stop these emails",
+        "es": "Dejar de recibir estos correos",
+        "fr": "Ne plus recevoir ces e-mails",
+    }
+    greeting = {"en": "Hello Ada Lovelace,", "es": "Hola, Ada Lovelace:", "fr": "Bonjour Ada Lovelace,"}
+    for language in LANGUAGES:
+        [message] = smtp_inbox.to(f"{language}@example.com")
+        assert message["Subject"] == "The letter was delivered"
+        html = message.get_body(("html",)).get_content()
+        text = message.get_body(("plain",)).get_content()
+        assert f'<html lang="{language}">' in html and "<strong>today</strong>" in html
+        assert greeting[language] in text and stop[language] in html and stop[language] in text
+        assert link_in(message, "unsubscribe").endswith(f"?lang={language}")
+
+
+def test_the_unsubscribe_page_speaks_the_signers_language(client):
+    signature = make_signature(status=Signature.Status.CONFIRMED, updates_opt_in=True, language="fr")
+    html = client.get(signature.link("unsubscribe").removeprefix(settings.SITE_URL)).content.decode()
+    assert html_lang(html) == "fr" and "Arrêter les nouvelles" in html

@@ -9,6 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('pledges', '0008_featured_has_credit'),
+        ('pledges', '0007_updates_to_signers'),
     ]
 
     operations = [

@@ -6,12 +6,15 @@ from django.db import DatabaseError, close_old_connections, connection
 
 from pledges.emails import deliver_due
 from pledges.models import OutgoingEmail
+from pledges.updates import work_on_updates
 
 
 class Command(BaseCommand):
     help = (
         "The email worker: delivers the outbox (messages stored by the web requests) through "
-        "EMAIL_URL, retrying temporary failures with back-off. Runs until stopped; run as many as you like."
+        "EMAIL_URL, retrying temporary failures with back-off, and, whenever the outbox has nothing "
+        "due, one batch of the updates staff are sending to signers. Runs until stopped; run as many "
+        "as you like."
     )
 
     def add_arguments(self, parser):
@@ -23,10 +26,12 @@ class Command(BaseCommand):
         self.stopping = False
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
-        total = 0
+        total = updates_total = 0
         while not self.stopping:
             try:
                 sent = deliver_due(limit=batch)
+                # Confirmations and the like first: updates get a batch only once none is due.
+                queued, updates = (0, 0) if sent >= batch else work_on_updates(limit=batch)
             except DatabaseError as error:
                 # The database restarted or went away: drop the connection and try again shortly.
                 self.stderr.write(f"database unavailable, retrying: {error}")
@@ -34,11 +39,17 @@ class Command(BaseCommand):
                 time.sleep(poll_seconds)
                 continue
             total += sent
+            updates_total += updates
             if sent:
                 self.stdout.write(f"sent {sent} (total {total})")
-            if once and (sent < batch or not OutgoingEmail.objects.due().exists()):
+            if queued:
+                self.stdout.write(f"queued {queued} recipients of an update")
+            if updates:
+                self.stdout.write(f"delivered {updates} update emails (total {updates_total})")
+            idle = sent < batch and not queued and not updates
+            if once and idle and not OutgoingEmail.objects.due().exists():
                 break
-            if sent < batch:
+            if idle:
                 close_old_connections()
                 time.sleep(poll_seconds)
         self.stdout.write(f"worker stopped after sending {total}")

@@ -3,13 +3,14 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from tqdm import tqdm
 
-from pledges.models import OutgoingEmail, Signature
+from pledges.models import OutgoingEmail, Signature, UpdateDelivery
 
 
 class Command(BaseCommand):
     help = (
         "Delete signatures whose email was not confirmed within UNCONFIRMED_EXPIRY_DAYS days (with "
-        "every email to them), and emails sent more than OUTBOX_RETENTION_DAYS days ago."
+        "every email to them), and emails and records of updates sent more than "
+        "OUTBOX_RETENTION_DAYS days ago."
     )
 
     def add_arguments(self, parser):
@@ -20,9 +21,13 @@ class Command(BaseCommand):
         days, outbox_days = settings.UNCONFIRMED_EXPIRY_DAYS, settings.OUTBOX_RETENTION_DAYS
         expired = Signature.objects.expired_unconfirmed().count()
         old_emails = OutgoingEmail.objects.expired().count()
+        old_deliveries = UpdateDelivery.objects.expired().count()
         if dry_run:
             self.stdout.write(f"Would delete {expired} signature(s) unconfirmed for more than {days} days.")
             self.stdout.write(f"Would delete {old_emails} email(s) sent more than {outbox_days} days ago.")
+            self.stdout.write(
+                f"Would delete {old_deliveries} record(s) of updates sent more than {outbox_days} days ago."
+            )
             return
         deleted = 0
         with tqdm(total=expired, unit="signatures", disable=None) as progress:
@@ -46,5 +51,16 @@ class Command(BaseCommand):
             if not ids:
                 break
             emails_deleted += OutgoingEmail.objects.filter(pk__in=ids).delete()[0]
+        deliveries_deleted = 0
+        with tqdm(total=old_deliveries, unit="update records", disable=None) as progress:
+            while True:
+                ids = list(UpdateDelivery.objects.expired().values_list("pk", flat=True)[:batch_size])
+                if not ids:
+                    break
+                deliveries_deleted += UpdateDelivery.objects.filter(pk__in=ids).delete()[0]
+                progress.update(len(ids))
         self.stdout.write(f"Deleted {deleted} signature(s) unconfirmed for more than {days} days.")
         self.stdout.write(f"Deleted {emails_deleted} email(s) sent more than {outbox_days} days ago.")
+        self.stdout.write(
+            f"Deleted {deliveries_deleted} record(s) of updates sent more than {outbox_days} days ago."
+        )

@@ -49,6 +49,7 @@ def test_a_spanish_reader_signs_and_confirms_in_spanish_on_a_phone(
     page.get_by_label("Nombre completo").fill("Gabriel García")
     page.get_by_label("Correo electrónico").fill("gabo@example.com")
     page.get_by_label("Profesión").select_option(label="Guionista / escritor")
+    page.get_by_text("Añadir datos (opcional)").click()  # a <details>: opens without JavaScript
     page.get_by_label("WGA").check()
     with page.expect_navigation():
         page.get_by_role("button", name="Firmar la carta").click()

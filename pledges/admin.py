@@ -6,6 +6,7 @@ signatures: no full COUNT(*), no query per row."""
 from functools import cached_property
 
 from csp.decorators import csp_replace
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -13,16 +14,18 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Q
-from django.db.models.functions import Lower
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone, translation
+from django.utils.html import format_html
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from pledges import emails, signing, updates
 from pledges.exports import csv_lines
+from pledges.forms import clean_text
+from pledges.mailboxes import InvalidAddress, canonical_mailbox
 from pledges.models import (
     TRANSLATION_LANGUAGES,
     AboutPage,
@@ -79,6 +82,43 @@ class FlagFilter(admin.SimpleListFilter):
         return queryset
 
 
+class VerifiedFilter(admin.SimpleListFilter):
+    title = "verified"
+    parameter_name = "verified"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Verified"), ("no", "Not verified"), ("namesake", "Approved as a namesake")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(verified_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(verified_at__isnull=True)
+        if self.value() == "namesake":
+            return queryset.filter(namesake=True)
+        return queryset
+
+
+class WatchlistFilter(admin.SimpleListFilter):
+    title = "watchlist"
+    parameter_name = "watchlist"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("held", "Held: matches a watched name"),
+            ("recheck", "Recheck: approved before a watched name matched it"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "held":
+            return queryset.filter(
+                status=Signature.Status.CONFIRMED, flags__contains=[Signature.Flag.WATCHLIST]
+            )
+        if self.value() == "recheck":
+            return queryset.filter(watchlist_recheck=True)
+        return queryset
+
+
 class GuildFilter(admin.SimpleListFilter):
     """EXISTS rather than a join, so that the changelist needs no DISTINCT over a million rows."""
 
@@ -102,7 +142,7 @@ class GuildFilter(admin.SimpleListFilter):
 class ModerationEventInline(admin.TabularInline):
     model = ModerationEvent
     verbose_name_plural = "moderation log"
-    fields = readonly_fields = ["created_at", "action", "actor"]
+    fields = readonly_fields = ["created_at", "action", "actor", "note"]
     extra = 0
     can_delete = False
 
@@ -148,18 +188,29 @@ def _moderation_action(name: str, change, verb: str, description: str):
 
 
 @admin.action(
-    description="Feature the selected signatures (approved, with a credit)", permissions=["moderate"]
+    description="Feature the selected signatures (verified, with a credit)", permissions=["moderate"]
 )
 def feature(modeladmin, request, queryset):
     """Like the other actions, and says why a name could not be featured: a featured name must
-    carry a credit (signature_featured_has_credit), so that it can be quoted."""
+    be verified as the person named (signature_featured_is_verified) and carry a credit
+    (signature_featured_has_credit), so that it can be quoted."""
     signatures = list(queryset.order_by("pk")[: MAX_ACTION_ROWS + 1])
     if len(signatures) > MAX_ACTION_ROWS:
         message = f"Nothing changed: select at most {MAX_ACTION_ROWS:,} signatures at a time."
         modeladmin.message_user(request, message, messages.ERROR)
         return
     changed = sum(signature.feature(request.user) for signature in signatures)
-    without_credit = [s for s in signatures if s.status == Signature.Status.APPROVED and not s.credit]
+    unverified = [s for s in signatures if s.status == Signature.Status.APPROVED and not s.is_verified]
+    if unverified:
+        names = ", ".join(s.full_name for s in unverified[:10]) + ("…" if len(unverified) > 10 else "")
+        modeladmin.message_user(
+            request,
+            f"Not featured, because only a verified signatory can be featured and these are not: {names}.",
+            messages.ERROR,
+        )
+    without_credit = [
+        s for s in signatures if s.status == Signature.Status.APPROVED and s.is_verified and not s.credit
+    ]
     if without_credit:
         names = ", ".join(s.full_name for s in without_credit[:10]) + (
             "…" if len(without_credit) > 10 else ""
@@ -173,6 +224,36 @@ def feature(modeladmin, request, queryset):
     _report(modeladmin, request, "Featured", changed, len(signatures))
 
 
+class VerifyForm(forms.Form):
+    method = forms.ChoiceField(
+        label="How did you verify that the person named signed?",
+        choices=Signature.VerificationMethod.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Please say how you verified them."},
+    )
+    note = forms.CharField(
+        label="Note (who confirmed it, a link, a message id)",
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def clean_note(self) -> str:
+        return clean_text(self.cleaned_data["note"], label="The note")
+
+
+class NamesakeForm(forms.Form):
+    namesake_note = forms.CharField(
+        label="Note (why you believe this is someone else with the name)",
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def clean_namesake_note(self) -> str:
+        return clean_text(self.cleaned_data["namesake_note"], label="The note")
+
+
 @admin.register(Signature)
 class SignatureAdmin(admin.ModelAdmin):
     list_display = [
@@ -182,6 +263,8 @@ class SignatureAdmin(admin.ModelAdmin):
         "guild_names",
         "status",
         "flag_names",
+        "watched_name",
+        "verified_mark",
         "featured",
         "language",
         "created_at",
@@ -192,6 +275,8 @@ class SignatureAdmin(admin.ModelAdmin):
         GuildFilter,
         "profession",
         FlagFilter,
+        WatchlistFilter,
+        VerifiedFilter,
         "featured",
         "show_publicly",
         "language",
@@ -200,14 +285,22 @@ class SignatureAdmin(admin.ModelAdmin):
     ]
     search_fields = ["full_name", "email"]
     search_help_text = "A name (any words, accents optional) or an exact email address."
-    list_select_related = ["profession"]
+    list_select_related = ["profession", "watchlist_match"]
     list_per_page = 100
     ordering = ["-created_at"]
     paginator = CappedCountPaginator
     show_full_result_count = False
     inlines = [ModerationEventInline]
     actions = [
-        _moderation_action("approve", Signature.approve, "Approved", "Approve the selected signatures"),
+        _moderation_action(
+            "approve", Signature.approve, "Approved", "Approve the selected signatures (those without flags)"
+        ),
+        _moderation_action(
+            "approve_clearing_flags",
+            Signature.approve_clearing_flags,
+            "Approved, clearing their flags,",
+            "Approve and clear flags (not watchlist holds or duplicate mailboxes)",
+        ),
         _moderation_action("reject", Signature.reject, "Rejected", "Reject the selected signatures"),
         feature,
         _moderation_action(
@@ -221,8 +314,37 @@ class SignatureAdmin(admin.ModelAdmin):
         ),
     ]
     fieldsets = [
-        (None, {"fields": ["full_name", "email", "profession", "guild_names", "credit", "country"]}),
-        ("Moderation", {"fields": ["status", "flag_names", "featured", "show_publicly", "updates_opt_in"]}),
+        (
+            None,
+            {"fields": ["full_name", "email", "mailbox", "profession", "guild_names", "credit", "country"]},
+        ),
+        (
+            "Moderation",
+            {
+                "fields": [
+                    "status",
+                    "flag_names",
+                    "watched_name",
+                    "watchlist_recheck",
+                    "trust_actions",
+                    "featured",
+                    "show_publicly",
+                    "updates_opt_in",
+                ]
+            },
+        ),
+        (
+            "Verification",
+            {
+                "fields": [
+                    "verified_at",
+                    "verified_by",
+                    "verification_method",
+                    "verification_note",
+                    "namesake",
+                ]
+            },
+        ),
         (
             "Record",
             {
@@ -272,21 +394,93 @@ class SignatureAdmin(admin.ModelAdmin):
     def flag_names(self, signature: Signature) -> str:
         return ", ".join(Signature.Flag(flag).label for flag in signature.flags)
 
+    @admin.display(description="matches watched name")
+    def watched_name(self, signature: Signature) -> str:
+        return signature.watchlist_match.name if signature.watchlist_match else ""
+
+    @admin.display(description="verified", boolean=True)
+    def verified_mark(self, signature: Signature) -> bool:
+        return signature.is_verified
+
+    @admin.display(description="verify")
+    def trust_actions(self, signature: Signature) -> str:
+        if signature.status in (Signature.Status.PENDING, Signature.Status.WITHDRAWN):
+            return "Only a confirmed signature can be verified."
+        url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_verify", args=[signature.pk])
+        return format_html('<a class="button" href="{}">Verify, or approve as a namesake</a>', url)
+
     def get_search_results(self, request, queryset, search_term):
-        """An address: the unique index on lower(email); otherwise name words, through the same
-        full-text index as the public list (a LIKE '%…%' would read every row)."""
+        """An address, in any spelling of its mailbox: the unique index on the mailbox; otherwise
+        name words, through the same full-text index as the public list (a LIKE '%…%' would
+        read every row)."""
         term = search_term.strip()
         if not term:
             return queryset, False
         if "@" in term:
-            return queryset.alias(email_lower=Lower("email")).filter(email_lower=term.lower()), False
+            try:
+                return queryset.filter(mailbox=canonical_mailbox(term)), False
+            except InvalidAddress:
+                return queryset.none(), False
         return queryset.name_matches(term), False
 
     # The CSV export of what the changelist shows, with its filters and search.
     def get_urls(self):
-        name = f"{self.opts.app_label}_{self.opts.model_name}_export"
-        export = path("export/", self.admin_site.admin_view(self.export_view), name=name)
-        return [export, *super().get_urls()]
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        export = path("export/", self.admin_site.admin_view(self.export_view), name=f"{prefix}_export")
+        verify = path(
+            "<int:pk>/verify/", self.admin_site.admin_view(self.verify_view), name=f"{prefix}_verify"
+        )
+        return [export, verify, *super().get_urls()]
+
+    def verify_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Verify one signature as the person named (method and note), or approve a watchlist
+        match as a namesake. Both are logged moderation events."""
+        if not self.has_moderate_permission(request):
+            raise PermissionDenied
+        signature = get_object_or_404(Signature.objects.select_related("watchlist_match"), pk=pk)
+        verify_form, namesake_form = VerifyForm(), NamesakeForm()
+        status = 200
+        if request.method == "POST":
+            if "namesake" in request.POST:
+                namesake_form = NamesakeForm(request.POST)
+                if namesake_form.is_valid():
+                    done = signature.approve_as_namesake(
+                        request.user, namesake_form.cleaned_data["namesake_note"]
+                    )
+                    return self._after_trust_action(request, signature, done, "Approved as a namesake")
+            else:
+                verify_form = VerifyForm(request.POST)
+                if verify_form.is_valid():
+                    data = verify_form.cleaned_data
+                    done = signature.verify(request.user, data["method"], data["note"])
+                    return self._after_trust_action(request, signature, done, "Verified")
+            status = 400
+        can_be_namesake = Signature.Flag.WATCHLIST in signature.flags or signature.watchlist_recheck
+        ctx = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Verify {signature}",
+            "signature": signature,
+            "flag_labels": [Signature.Flag(flag).label for flag in signature.flags],
+            "verify_form": verify_form,
+            "namesake_form": namesake_form,
+            "can_be_namesake": can_be_namesake and not signature.is_verified and not signature.namesake,
+            "change_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[pk]),
+        }
+        return TemplateResponse(request, "admin/pledges/signature/verify.html", ctx, status=status)
+
+    def _after_trust_action(self, request, signature: Signature, done: bool, verb: str) -> HttpResponse:
+        if done:
+            self.message_user(request, f"{verb}: {signature}.", messages.SUCCESS)
+        else:
+            self.message_user(
+                request,
+                f"{signature} is not in a state that allows it, and stayed as it was.",
+                messages.WARNING,
+            )
+        return redirect(
+            reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[signature.pk])
+        )
 
     def changelist_view(self, request, extra_context=None):
         if _has_nul(request):
@@ -363,7 +557,7 @@ class QueuedSignatureAdmin(SignatureAdmin):
 
 @admin.register(ModerationEvent)
 class ModerationEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "action", "actor", "signature"]
+    list_display = ["created_at", "action", "actor", "signature", "note"]
     list_filter = ["action", ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["actor", "signature"]
     paginator = CappedCountPaginator
@@ -389,6 +583,21 @@ class WatchedNameAdmin(admin.ModelAdmin):
         if not change:
             obj.added_by = request.user
         super().save_model(request, obj, form, change)
+        held, recheck = obj.apply_to_signatures()
+        if held or recheck:
+            changelist = reverse("admin:pledges_signature_changelist")
+            self.message_user(
+                request,
+                format_html(
+                    "{} matches the signatures already made: {} held for review, {} approved ones "
+                    '<a href="{}?watchlist=recheck">to recheck</a>.',
+                    obj.name,
+                    held,
+                    recheck,
+                    changelist,
+                ),
+                messages.WARNING,
+            )
 
 
 class LetterTranslationInline(admin.StackedInline):

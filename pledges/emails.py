@@ -11,6 +11,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from pledges.mailboxes import InvalidAddress, canonical_mailbox
 from pledges.models import OutgoingEmail, Signature, Update
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ def _queue(kind: str, signature: Signature, ctx: dict) -> OutgoingEmail:
         subject = render_to_string(f"emails/{kind}-subject.txt", ctx).strip()
         return OutgoingEmail.objects.create(
             to=signature.email,
+            mailbox=mailbox_of(signature.email),
             kind=kind,
             subject=" ".join(subject.split()),
             body_text=render_to_string(f"emails/{kind}-body.txt", ctx),
@@ -125,15 +127,22 @@ def queue_update_test(update: Update, *, to: str, name: str, body_html: str) -> 
     )
 
 
-def daily_limit_reached(address: str) -> bool:
-    """Whether the address has been sent EMAILS_PER_ADDRESS_PER_DAY emails in the last day;
-    the outbox is the record, so the limit holds across processes and survives a cache flush."""
+def mailbox_of(address: str) -> str:
+    try:
+        return canonical_mailbox(address)
+    except InvalidAddress:
+        return address.lower()
+
+
+def daily_limit_reached(mailbox: str) -> bool:
+    """Whether the mailbox (every spelling of it) has been sent EMAILS_PER_ADDRESS_PER_DAY emails
+    in the last day; the outbox is the record, so the limit holds across processes and survives
+    a cache flush."""
     if not settings.RATELIMIT_ENABLE:
         return False
     since = timezone.now() - timedelta(days=1)
-    return (
-        OutgoingEmail.objects.queued_to_since(address, since).count() >= settings.EMAILS_PER_ADDRESS_PER_DAY
-    )
+    sent = OutgoingEmail.objects.queued_to_mailbox_since(mailbox, since)
+    return sent.count() >= settings.EMAILS_PER_ADDRESS_PER_DAY
 
 
 def is_temporary(error: Exception) -> bool:

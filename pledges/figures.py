@@ -28,6 +28,7 @@ def compute_count_snapshot() -> dict:
     return {
         "count": counted.count(),
         "published": Signature.objects.published().count(),
+        "verified": counted.verified().count(),
         "awaiting_review": Signature.objects.awaiting_review().count(),
         "held": Signature.objects.held().count(),
         "by_guild": [

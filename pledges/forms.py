@@ -14,8 +14,10 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
+from pledges import watchlist
+from pledges.mailboxes import InvalidAddress, canonical_mailbox
 from pledges.maildomains import can_receive_mail, is_disposable
-from pledges.models import CREDIT_MAX_LENGTH, NAME_MAX_LENGTH, Guild, Profession, PublicListKey
+from pledges.models import CREDIT_MAX_LENGTH, NAME_MAX_LENGTH, Guild, Profession, PublicListKey, Signature
 
 # Control, format (e.g. right-to-left overrides), surrogate, private-use and unassigned characters;
 # U+FFFD is what undecodable bytes in the request became.
@@ -53,6 +55,12 @@ def clean_full_name(value: str) -> str:
     )
     if not name:
         raise ValidationError(_("Please enter your name."))
+    if watchlist.is_only_invisible(name):
+        raise ValidationError(
+            _("Your name is made only of blank or invisible characters. Please type it in letters.")
+        )
+    # A filler between letters looks like a space, so it becomes one.
+    name = " ".join("".join(" " if char in watchlist.INVISIBLE_FILLERS else char for char in name).split())
     if not any(char.isalpha() for char in name):
         raise ValidationError(_("Please enter your name in letters."))
     if name[0] in "=+-@":
@@ -67,6 +75,10 @@ def clean_email(value: str) -> str:
     email = unicodedata.normalize("NFKC", value).strip().lower()
     if len(email) > 254:
         raise ValidationError(_("That email address is too long."))
+    try:
+        canonical_mailbox(email)
+    except InvalidAddress:
+        raise ValidationError(_("Please enter a valid email address.")) from None
     domain = email.rpartition("@")[2]
     if is_disposable(domain):
         raise ValidationError(
@@ -242,6 +254,12 @@ class SignatoryFilterForm(forms.Form):
         empty_label=_("Any profession"),
         error_messages={"invalid_choice": _("There is no such profession.")},
     )
+    verified = forms.ChoiceField(
+        label=_("Verified"),
+        choices=[("", _("Everyone")), ("1", _("Verified signatories only"))],
+        required=False,
+        error_messages={"invalid_choice": _("Use verified=1 for verified signatories only.")},
+    )
     after = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
 
     def clean_q(self) -> str:
@@ -274,6 +292,8 @@ class ImportRowForm(forms.Form):
     guilds = forms.CharField(max_length=500, required=False)
     credit = forms.CharField(max_length=CREDIT_MAX_LENGTH, required=False)
     featured = forms.CharField(max_length=10, required=False)
+    verified = forms.CharField(max_length=20, required=False)
+    verification_note = forms.CharField(max_length=500, required=False)
 
     YES, NO = {"yes", "y", "true", "1", "x"}, {"no", "n", "false", "0", ""}
 
@@ -303,6 +323,17 @@ class ImportRowForm(forms.Form):
             guilds.append(guild)
         return guilds
 
+    def clean_verified(self) -> str:
+        """How staff verified the person (a Signature.VerificationMethod), or blank."""
+        value = self.cleaned_data["verified"].strip().lower()
+        if value and value not in Signature.VerificationMethod.values:
+            methods = ", ".join(Signature.VerificationMethod.values)
+            raise ValidationError(f"verified must be blank or one of {methods}, not {value!r}")
+        return value
+
+    def clean_verification_note(self) -> str:
+        return clean_text(self.cleaned_data["verification_note"], label="The verification note")
+
     def clean_featured(self) -> bool:
         value = self.cleaned_data["featured"].strip().lower()
         if value not in self.YES | self.NO:
@@ -311,6 +342,11 @@ class ImportRowForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
+        if data.get("featured") and not data.get("verified"):
+            raise ValidationError(
+                "a featured signatory must be verified: say how in the verified column "
+                f"({', '.join(Signature.VerificationMethod.values)})"
+            )
         if data.get("featured") and not data.get("credit"):
             raise ValidationError("a featured name needs a credit (a notable credit, company or channel)")
         return data

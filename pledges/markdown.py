@@ -1,13 +1,15 @@
-"""Staff write the letter and the about page in Markdown; visitors get sanitised HTML."""
+"""Staff write the letter, the about page and updates to signers in Markdown; readers get
+sanitised HTML."""
 
 import functools
 
 import nh3
 from markdown_it import MarkdownIt
 
-# CommonMark without raw HTML: staff get headings, emphasis, lists, links and quotes, and nothing
-# they type can become a script or a style (nh3 is the second lock on that door).
-_parser = MarkdownIt("commonmark", {"html": False, "typographer": False})
+# CommonMark: staff get headings, emphasis, lists, links and quotes. Raw HTML goes through to nh3,
+# which keeps only the tags below and drops <script> and <style> with their content, so nothing
+# they type can become a script or a style, nor show up as stray markup.
+_parser = MarkdownIt("commonmark", {"html": True, "typographer": False})
 
 ALLOWED_TAGS = {
     "h2",
@@ -24,6 +26,7 @@ ALLOWED_TAGS = {
     "br",
     "hr",
     "code",
+    "pre",
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}}
 

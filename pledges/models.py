@@ -15,10 +15,15 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 from django_countries.fields import CountryField
 
+from pledges import watchlist
+from pledges.mailboxes import canonical_mailbox
 from pledges.markdown import render_markdown
 from pledges.names import name_words, normalised_name_sql
 
 NAME_MAX_LENGTH = 150
+MAILBOX_MAX_LENGTH = 320
+# A match key is a name folded (watchlist.match_keys); folding can lengthen a name ("m" → "rn").
+NAME_KEY_MAX_LENGTH = 2 * NAME_MAX_LENGTH + 10
 # The domain of a (lower-case) email address, as SQL, so that an index can serve it.
 EMAIL_DOMAIN = Func(F("email"), Value("@"), Value(2), function="split_part", output_field=models.CharField())
 CREDIT_MAX_LENGTH = 200
@@ -197,6 +202,30 @@ class SignatureQuerySet(models.QuerySet):
         """Confirmed, but a flag keeps them out of the count until staff decide."""
         return self.filter(status=Signature.Status.CONFIRMED).exclude(flags=[])
 
+    def verified(self):
+        """Staff have verified them as the person named."""
+        return self.filter(verified_at__isnull=False)
+
+    def routinely_approvable(self):
+        """What a routine approval (one or in bulk) may publish: unmoderated or rejected, and
+        with no flag at all. A flag is a reason for a person to look."""
+        return self.filter(status__in=[Signature.Status.CONFIRMED, Signature.Status.REJECTED], flags=[])
+
+    def flags_clearable(self):
+        """What "approve and clear flags" may publish: any flag but a watchlist hold (only a
+        verification or an explicit namesake approval publishes those) or a second signature
+        of one mailbox (which would count one person twice)."""
+        return self.filter(status__in=[Signature.Status.CONFIRMED, Signature.Status.REJECTED]).exclude(
+            flags__overlap=[Signature.Flag.WATCHLIST, Signature.Flag.DUPLICATE_MAILBOX]
+        )
+
+    def watchlist_held(self):
+        """Held by the watchlist, or approved before a watched name matched them (to recheck)."""
+        return self.filter(
+            Q(status=Signature.Status.CONFIRMED, flags__contains=[Signature.Flag.WATCHLIST])
+            | Q(watchlist_recheck=True)
+        )
+
     def featured(self):
         return self.published().filter(featured=True)
 
@@ -223,9 +252,18 @@ class SignatureQuerySet(models.QuerySet):
         query = SearchQuery(" & ".join(f"{word}:*" for word in words), config="simple", search_type="raw")
         return self.alias(search=SearchVector("search_name", config="simple")).filter(search=query)
 
-    def public_list(self, *, q: str = "", guild: Guild | None = None, profession: Profession | None = None):
+    def public_list(
+        self,
+        *,
+        q: str = "",
+        guild: Guild | None = None,
+        profession: Profession | None = None,
+        verified: bool = False,
+    ):
         """The public list in its order (featured first, then by name), filtered."""
         signatures = self.published()
+        if verified:
+            signatures = signatures.verified()
         if q:
             signatures = signatures.name_matches(q)
         if guild is not None:
@@ -250,11 +288,6 @@ class SignatureQuerySet(models.QuerySet):
             )
         )
 
-    def capped_count(self, cap: int) -> int:
-        """How many rows, counting no further than cap + 1 (COUNT over a LIMIT): "more than
-        1,000 match" costs the same however many do."""
-        return self.order_by()[: cap + 1].count()
-
     def update_recipients(self):
         """Who an update goes to: email confirmed (or approved), not rejected or withdrawn,
         opted in to news, and not unsubscribed since."""
@@ -263,6 +296,11 @@ class SignatureQuerySet(models.QuerySet):
             updates_opt_in=True,
             unsubscribed_at__isnull=True,
         )
+
+    def capped_count(self, cap: int) -> int:
+        """How many rows, counting no further than cap + 1 (COUNT over a LIMIT): "more than
+        1,000 match" costs the same however many do."""
+        return self.order_by()[: cap + 1].count()
 
     def expired_unconfirmed(self, now=None):
         cutoff = (now or timezone.now()) - timedelta(days=settings.UNCONFIRMED_EXPIRY_DAYS)
@@ -285,17 +323,33 @@ class SignatureFlag(models.TextChoices):
     DOMAIN_BURST = "domain_burst", "Burst from one email domain"
     MACHINE_NAME = "machine_name", "Name looks machine-made"
     IP_SOFT_LIMIT = "ip_soft_limit", "Past the per-IP soft limit"
+    MIXED_SCRIPT = "mixed_script", "Name mixes scripts inside a word"
+    DUPLICATE_MAILBOX = "duplicate_mailbox", "A second signature of one mailbox"
+
+
+class SignatureVerificationMethod(models.TextChoices):
+    AGENT = "agent", "Through their agent or manager"
+    GUILD = "guild", "Through their guild"
+    SOCIAL = "social", "A verified social media account"
+    OWN_DOMAIN = "own_domain", "Mail from a domain they control"
+    IN_PERSON = "in_person", "In person"
+    OTHER = "other", "Other (see the note)"
 
 
 class Signature(models.Model):
     Status = SignatureStatus
     Flag = SignatureFlag
+    VerificationMethod = SignatureVerificationMethod
 
     # The random code that signed links carry; the primary key never leaves the admin.
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     full_name = models.CharField(max_length=NAME_MAX_LENGTH)
-    # Stored normalised (lower case); NULL once the signatory withdraws and is erased.
-    email = models.EmailField(null=True, blank=True)  # noqa: DJ001 (NULL, not "", so that the unique index ignores erased rows)
+    # Lower case, otherwise as typed: mail goes here. NULL once the signatory withdraws.
+    email = models.EmailField(null=True, blank=True)  # noqa: DJ001 (NULL, not "", as erased)
+    # The canonical form of the address (mailboxes.canonical_mailbox), unique: one mailbox, one
+    # signature. NULL once withdrawn, and for a second signature of one mailbox from before
+    # the rule, held for staff (flag duplicate_mailbox).
+    mailbox = models.CharField(max_length=MAILBOX_MAX_LENGTH, null=True, blank=True, editable=False)  # noqa: DJ001
     profession = models.ForeignKey(Profession, on_delete=models.PROTECT, related_name="signatures")
     guilds = models.ManyToManyField(Guild, blank=True, related_name="signatures")
     credit = models.CharField(
@@ -314,6 +368,27 @@ class Signature(models.Model):
     featured = models.BooleanField(default=False)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     flags = ArrayField(models.CharField(max_length=20, choices=Flag.choices), default=list, blank=True)
+    # The name as the watchlist compares it (watchlist.match_keys), so that a newly watched name
+    # finds the signatures already made through an index.
+    name_keys = ArrayField(models.CharField(max_length=NAME_KEY_MAX_LENGTH), default=list, blank=True)
+    watchlist_match = models.ForeignKey(
+        "WatchedName",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="signatures",
+        help_text="The watched name this signature's name matched.",
+    )
+    # Approved before a watched name matched it: staff should look again.
+    watchlist_recheck = models.BooleanField(default=False)
+    # Approved as someone who shares a watched name: listed, never with the Verified mark.
+    namesake = models.BooleanField(default=False)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    verification_method = models.CharField(max_length=20, choices=VerificationMethod.choices, blank=True)
+    verification_note = models.CharField(max_length=500, blank=True)
     letter_version = models.ForeignKey(LetterVersion, on_delete=models.PROTECT, related_name="signatures")
     ip_hash = models.CharField(max_length=64, blank=True)
     # The name as searched and sorted, kept by the database on every write path.
@@ -337,7 +412,22 @@ class Signature(models.Model):
             ("export_signature", "Can export signatures as CSV"),
         ]
         constraints = [
-            models.UniqueConstraint(Lower("email"), name="signature_email_unique_ci"),
+            models.UniqueConstraint(fields=["mailbox"], name="signature_mailbox_unique"),
+            models.CheckConstraint(
+                condition=(
+                    Q(status="withdrawn", mailbox__isnull=True)
+                    | (
+                        Q(mailbox__isnull=False)
+                        & ~Q(status="withdrawn")
+                        & ~Q(flags__contains=["duplicate_mailbox"])
+                    )
+                    | (
+                        Q(mailbox__isnull=True, flags__contains=["duplicate_mailbox"])
+                        & ~Q(status__in=["approved", "withdrawn"])
+                    )
+                ),
+                name="signature_mailbox_present",
+            ),
             models.CheckConstraint(condition=Q(email=Lower("email")), name="signature_email_normalised"),
             models.CheckConstraint(
                 condition=Q(status__in=SignatureStatus.values), name="signature_status_valid"
@@ -359,6 +449,8 @@ class Signature(models.Model):
                         email__isnull=True,
                         full_name="",
                         ip_hash="",
+                        name_keys=[],
+                        verification_note="",
                     )
                     | (
                         ~Q(status=SignatureStatus.WITHDRAWN)
@@ -368,8 +460,28 @@ class Signature(models.Model):
                 name="signature_withdrawn_is_erased",
             ),
             models.CheckConstraint(
-                condition=Q(featured=False) | Q(status=SignatureStatus.APPROVED),
-                name="signature_featured_is_approved",
+                condition=Q(featured=False) | Q(status=SignatureStatus.APPROVED, verified_at__isnull=False),
+                name="signature_featured_is_verified",
+            ),
+            models.CheckConstraint(
+                condition=Q(verified_at__isnull=True, verification_method="")
+                | Q(
+                    status=SignatureStatus.APPROVED,
+                    verified_at__isnull=False,
+                    verification_method__in=SignatureVerificationMethod.values,
+                ),
+                name="signature_verified_is_approved",
+            ),
+            models.CheckConstraint(
+                condition=Q(namesake=False) | Q(status=SignatureStatus.APPROVED, verified_at__isnull=True),
+                name="signature_namesake_is_approved",
+            ),
+            # A watchlist hold is published only by a person deciding who it is.
+            models.CheckConstraint(
+                condition=~Q(status=SignatureStatus.APPROVED, flags__contains=[SignatureFlag.WATCHLIST])
+                | Q(verified_at__isnull=False)
+                | Q(namesake=True),
+                name="signature_watchlist_approved_by_decision",
             ),
             models.CheckConstraint(
                 condition=Q(language__in=[code for code, _ in settings.LANGUAGES]),
@@ -426,6 +538,19 @@ class Signature(models.Model):
                 ),
                 name="signature_update_recipients",
             ),
+            # A newly watched name: the signatures already made under it.
+            GinIndex(fields=["name_keys"], name="signature_name_keys"),
+            # The recheck filter: approved signatures a newly watched name matched.
+            models.Index(
+                fields=["created_at", "id"],
+                condition=Q(watchlist_recheck=True),
+                name="signature_recheck_created",
+            ),
+            models.Index(
+                fields=["created_at", "id"],
+                condition=Q(verified_at__isnull=False),
+                name="signature_verified_created",
+            ),
             # The public list in its order (PUBLIC_ORDER), read from the top or from a key.
             models.Index(
                 Func(F("featured"), template="(NOT %(expressions)s)"),
@@ -433,6 +558,14 @@ class Signature(models.Model):
                 F("created_at"),
                 condition=Q(status=SignatureStatus.APPROVED, show_publicly=True),
                 name="signature_public_order",
+            ),
+            # ?verified=1: the same order over the few verified rows.
+            models.Index(
+                Func(F("featured"), template="(NOT %(expressions)s)"),
+                F("search_name"),
+                F("created_at"),
+                condition=Q(status="approved", show_publicly=True, verified_at__isnull=False),
+                name="signature_public_verified",
             ),
             # Name search in the admin (every status) ...
             GinIndex(SearchVector("search_name", config="simple"), name="signature_search_name"),
@@ -446,6 +579,18 @@ class Signature(models.Model):
 
     def __str__(self) -> str:
         return self.full_name or f"(withdrawn signature {self.pk})"
+
+    def save(self, *args, **kwargs):
+        # The derived columns, on every path that saves a whole row (update() paths keep them).
+        self.name_keys = watchlist.match_keys(self.full_name)
+        if (
+            self.email
+            and self.mailbox is None
+            and self.status != self.Status.WITHDRAWN
+            and self.Flag.DUPLICATE_MAILBOX not in self.flags
+        ):
+            self.mailbox = canonical_mailbox(self.email)
+        super().save(*args, **kwargs)
 
     # Links in emails carry the random code, signed with a purpose-specific salt and a
     # timestamp, so that a verify link cannot withdraw and an old link expires.
@@ -504,22 +649,83 @@ class Signature(models.Model):
             [self.Status.PENDING], status=self.Status.CONFIRMED, confirmed_at=timezone.now()
         )
 
-    def _moderate(self, action: str, by, allowed_from, condition=None, **changes) -> bool:
+    def _moderate(self, action: str, by, allowed_from, condition=None, note: str = "", **changes) -> bool:
         with transaction.atomic():
             changed = self._transition(allowed_from, condition, **changes)
             if changed:
-                ModerationEvent.objects.create(signature=self, action=action, actor=by)
+                ModerationEvent.objects.create(signature=self, action=action, actor=by, note=note)
         return changed
 
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
+
     def approve(self, by) -> bool:
-        """Approval also clears any flag's hold: an approved signature counts and shows."""
+        """A routine approval: publishes only a signature without flags (routinely_approvable)."""
         S = self.Status
         return self._moderate(
             ModerationAction.APPROVE,
             by,
             [S.CONFIRMED, S.REJECTED],
+            Q(flags=[]),
             status=S.APPROVED,
             moderated_at=timezone.now(),
+        )
+
+    def approve_clearing_flags(self, by) -> bool:
+        """Approve, clearing any flag but a watchlist hold or a duplicate mailbox (flags_clearable)."""
+        S = self.Status
+        cleared = ", ".join(self.flags)
+        return self._moderate(
+            ModerationAction.APPROVE_CLEARING_FLAGS,
+            by,
+            [S.CONFIRMED, S.REJECTED],
+            ~Q(flags__overlap=[self.Flag.WATCHLIST, self.Flag.DUPLICATE_MAILBOX]),
+            note=f"Cleared: {cleared}" if cleared else "",
+            status=S.APPROVED,
+            flags=[],
+            moderated_at=timezone.now(),
+        )
+
+    def approve_as_namesake(self, by, note: str = "") -> bool:
+        """Publish a watchlist match as someone else who shares the name: listed without the
+        Verified mark, profession and credit shown, so that nobody takes it for the famous one."""
+        S = self.Status
+        return self._moderate(
+            ModerationAction.APPROVE_NAMESAKE,
+            by,
+            [S.CONFIRMED, S.REJECTED, S.APPROVED],
+            (Q(flags__contains=[self.Flag.WATCHLIST]) | Q(watchlist_recheck=True))
+            & Q(verified_at__isnull=True, namesake=False)
+            & ~Q(flags__contains=[self.Flag.DUPLICATE_MAILBOX]),
+            note=note,
+            status=S.APPROVED,
+            namesake=True,
+            watchlist_recheck=False,
+            moderated_at=timezone.now(),
+        )
+
+    def verify(self, by, method: str, note: str = "") -> bool:
+        """Staff have checked that the person named signed (how: `method`); this also approves."""
+        if method not in self.VerificationMethod.values:
+            raise ValueError(f"unknown verification method {method!r}")
+        S = self.Status
+        now = timezone.now()
+        label = self.VerificationMethod(method).label
+        return self._moderate(
+            ModerationAction.VERIFY,
+            by,
+            [S.CONFIRMED, S.APPROVED, S.REJECTED],
+            Q(verified_at__isnull=True) & ~Q(flags__contains=[self.Flag.DUPLICATE_MAILBOX]),
+            note=f"{label}: {note}" if note else label,
+            status=S.APPROVED,
+            verified_at=now,
+            verified_by=by,
+            verification_method=method,
+            verification_note=note,
+            namesake=False,
+            watchlist_recheck=False,
+            moderated_at=now if self.status != S.APPROVED else self.moderated_at,
         )
 
     def reject(self, by) -> bool:
@@ -530,16 +736,23 @@ class Signature(models.Model):
             [S.CONFIRMED, S.APPROVED],
             status=S.REJECTED,
             featured=False,
+            namesake=False,
+            watchlist_recheck=False,
+            verified_at=None,
+            verified_by=None,
+            verification_method="",
+            verification_note="",
             moderated_at=timezone.now(),
         )
 
     def feature(self, by) -> bool:
-        """Only an approved signature with a credit (signature_featured_has_credit)."""
+        """Only a verified, approved signature with a credit (signature_featured_is_verified,
+        signature_featured_has_credit): a journalist can quote it."""
         return self._moderate(
             ModerationAction.FEATURE,
             by,
             [self.Status.APPROVED],
-            Q(featured=False) & ~Q(credit=""),
+            Q(featured=False, verified_at__isnull=False) & ~Q(credit=""),
             featured=True,
         )
 
@@ -565,13 +778,22 @@ class Signature(models.Model):
         """Withdraw and erase the personal data, keeping only what the count history needs
         (when it was created, confirmed and withdrawn, and the profession)."""
         with transaction.atomic():
-            email = self.email
+            email, mailbox = self.email, self.mailbox or self.email
             changed = self._transition(
                 [s for s in self.Status.values if s != self.Status.WITHDRAWN],
                 status=self.Status.WITHDRAWN,
                 withdrawn_at=timezone.now(),
                 full_name="",
                 email=None,
+                mailbox=None,
+                name_keys=[],
+                watchlist_match=None,
+                watchlist_recheck=False,
+                namesake=False,
+                verified_at=None,
+                verified_by=None,
+                verification_method="",
+                verification_note="",
                 credit="",
                 country="",
                 ip_hash="",
@@ -581,8 +803,8 @@ class Signature(models.Model):
             )
             if changed:
                 self.guilds.clear()
-                # Sent ones too: they carry the name and the address.
-                OutgoingEmail.objects.filter(to=email).delete()
+                # Sent ones too, to every spelling: they carry the name and the address.
+                OutgoingEmail.objects.filter(Q(to=email) | Q(mailbox=mailbox)).delete()
                 UpdateDelivery.objects.filter(signature=self).delete()
         return changed
 
@@ -641,6 +863,10 @@ class ModerationAction(models.TextChoices):
     UNFEATURE = "unfeature", "Unfeatured"
     RESEND_CONFIRMATION = "resend_confirmation", "Resent the confirmation email"
     IMPORT = "import", "Imported as approved"
+    VERIFY = "verify", "Verified as the person named"
+    APPROVE_CLEARING_FLAGS = "approve_clearing_flags", "Approved, clearing flags"
+    APPROVE_NAMESAKE = "approve_namesake", "Approved as a namesake"
+    HOLD = "hold", "Held for staff"
 
 
 class ModerationEvent(models.Model):
@@ -654,6 +880,7 @@ class ModerationEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    note = models.CharField(max_length=600, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -672,7 +899,18 @@ class ModerationEvent(models.Model):
 
 class WatchedNameQuerySet(models.QuerySet):
     def matching(self, full_name: str):
-        return self.filter(normalised_name=normalised_name_sql(Value(full_name)))
+        """The watched names a signature under `full_name` would match (watchlist.match_keys)."""
+        keys = watchlist.match_keys(full_name)
+        if not keys:
+            return self.none()
+        # Through WatchedNameKey's b-tree index: exact row estimates, so the planner never
+        # prefers reading the whole watchlist (as it does for a GIN search on an array).
+        return self.filter(pk__in=WatchedNameKey.objects.filter(key__in=keys).values("watched_name"))
+
+
+def watched_name_key(name: str) -> str:
+    """One watched name's identity: its words in any order, any case, any disguise."""
+    return " ".join(sorted(watchlist.identifying_words(name.lower())))
 
 
 class WatchedName(models.Model):
@@ -684,6 +922,9 @@ class WatchedName(models.Model):
         output_field=models.CharField(max_length=NAME_MAX_LENGTH),
         db_persist=True,
     )
+    # watchlist.watched_keys(name) and its words in order, kept by save().
+    keys = ArrayField(models.CharField(max_length=NAME_KEY_MAX_LENGTH), default=list, editable=False)
+    match_key = models.CharField(max_length=NAME_KEY_MAX_LENGTH, editable=False)
     note = models.CharField(max_length=200, blank=True, help_text="Why it is watched; staff only.")
     created_at = models.DateTimeField(default=timezone.now)
     added_by = models.ForeignKey(
@@ -697,20 +938,82 @@ class WatchedName(models.Model):
         verbose_name = "watched name"
         constraints = [
             models.UniqueConstraint(F("normalised_name"), name="watched_name_unique"),
+            models.UniqueConstraint(fields=["match_key"], name="watched_name_match_key_unique"),
             models.CheckConstraint(condition=~Q(normalised_name=""), name="watched_name_not_blank"),
+            models.CheckConstraint(condition=~Q(keys=[]) & ~Q(match_key=""), name="watched_name_has_keys"),
         ]
 
     def __str__(self) -> str:
         return self.name
 
-    def clean(self) -> None:
-        if not name_words(self.name):
-            raise ValidationError({"name": "Please enter a name with letters in it."})
-        # The unique constraint is on a generated column, which form validation cannot see.
-        if WatchedName.objects.matching(self.name).exclude(pk=self.pk).exists():
-            raise ValidationError(
-                {"name": "This name already exists on the watchlist (ignoring case and accents)."}
+    def save(self, *args, **kwargs):
+        self.keys = watchlist.watched_keys(self.name)
+        self.match_key = watched_name_key(self.name)
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            self.key_rows.all().delete()
+            WatchedNameKey.objects.bulk_create(
+                WatchedNameKey(watched_name=self, key=key) for key in self.keys
             )
+
+    def clean(self) -> None:
+        if not name_words(self.name) or not watchlist.identifying_words(self.name):
+            raise ValidationError({"name": "Please enter a name with letters in it."})
+        # The unique constraints are on derived columns, which form validation cannot see.
+        match_key = watched_name_key(self.name)
+        same = (
+            WatchedName.objects.filter(
+                Q(match_key=match_key) | Q(normalised_name=normalised_name_sql(Value(self.name)))
+            )
+            .exclude(pk=self.pk)
+            .first()
+        )
+        if same is not None:
+            raise ValidationError(
+                {
+                    "name": f"This name already exists on the watchlist, as \u201c{same.name}\u201d "
+                    "(case, accents, word order, titles and look-alike letters are all matched)."
+                }
+            )
+
+    def apply_to_signatures(self) -> tuple[int, int]:
+        """Apply this watched name to the signatures already made: unmoderated ones are held,
+        approved ones (not verified, not namesakes) are listed for staff to recheck. Returns
+        how many of each."""
+        matching = Signature.objects.filter(name_keys__overlap=self.keys)
+        S = Signature.Status
+        with transaction.atomic():
+            held = (
+                matching.filter(status__in=[S.PENDING, S.CONFIRMED])
+                .exclude(flags__contains=[Signature.Flag.WATCHLIST])
+                .update(
+                    flags=Func(F("flags"), Value(Signature.Flag.WATCHLIST), function="array_append"),
+                    watchlist_match=self,
+                )
+            )
+            matching.filter(status__in=[S.PENDING, S.CONFIRMED], watchlist_match__isnull=True).update(
+                watchlist_match=self
+            )
+            recheck = matching.filter(
+                status=S.APPROVED, verified_at__isnull=True, namesake=False, watchlist_recheck=False
+            ).update(watchlist_recheck=True, watchlist_match=self)
+        return held, recheck
+
+
+class WatchedNameKey(models.Model):
+    """One of a watched name's keys (WatchedName.keys), one row each, so that matching a new
+    signature is one b-tree lookup per key whatever the watchlist's length."""
+
+    watched_name = models.ForeignKey(WatchedName, on_delete=models.CASCADE, related_name="key_rows")
+    key = models.CharField(max_length=NAME_KEY_MAX_LENGTH)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "watched_name"], name="watched_name_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class SigningStatus(models.Model):
@@ -797,8 +1100,9 @@ class OutgoingEmailQuerySet(models.QuerySet):
             sent_at__isnull=True, failed_at__isnull=True, send_after__lte=now or timezone.now()
         )
 
-    def queued_to_since(self, address: str, since):
-        return self.filter(to=address, created_at__gte=since)
+    def queued_to_mailbox_since(self, mailbox: str, since):
+        """Every email to one mailbox, in any spelling, since then."""
+        return self.filter(mailbox=mailbox, created_at__gte=since)
 
 
 class OutgoingEmail(models.Model):
@@ -806,6 +1110,8 @@ class OutgoingEmail(models.Model):
     it, and the worker (manage.py deliver_emails) delivers it, retrying temporary failures."""
 
     to = models.EmailField()
+    # The canonical form of `to` (mailboxes.canonical_mailbox): limits count the mailbox.
+    mailbox = models.CharField(max_length=MAILBOX_MAX_LENGTH)
     kind = models.CharField(max_length=30)
     subject = models.CharField(max_length=300)
     body_text = models.TextField()
@@ -827,8 +1133,10 @@ class OutgoingEmail(models.Model):
                 condition=Q(sent_at__isnull=True, failed_at__isnull=True),
                 name="outgoing_email_due",
             ),
-            # The per-address daily limit on emails.
-            models.Index(fields=["to", "created_at"], name="outgoing_email_to_created"),
+            # Erasing a withdrawn signer's mail.
+            models.Index(fields=["to"], name="outgoing_email_to"),
+            # The per-mailbox daily limit on emails.
+            models.Index(fields=["mailbox", "created_at"], name="outgoing_email_mailbox_created"),
         ]
 
     def __str__(self) -> str:

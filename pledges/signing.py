@@ -4,24 +4,34 @@ resending the confirmation email."""
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from pledges import emails, review
+from pledges import emails, watchlist
+from pledges import review as review_checks
+from pledges.mailboxes import canonical_mailbox
 from pledges.models import LetterVersion, ModerationEvent, Signature, WatchedName
 
 
-def review_flags(*, full_name: str, email: str, ip_hash: str) -> set[str]:
-    """The reasons (Signature.Flag values) to hold a new signature for staff review: it then
-    counts and shows only once approved. Each check adds its flag here."""
+def review(*, full_name: str, email: str, ip_hash: str) -> tuple[set[str], WatchedName | None]:
+    """The reasons (Signature.Flag values) to hold a new signature for staff review (it then
+    counts and shows only once approved), and the watched name it matches, if any."""
     flags = set()
-    # Forged famous names have embarrassed open letters on AI: hold any name staff watch.
-    if WatchedName.objects.matching(full_name).exists():
+    # Forged famous names have embarrassed open letters on AI: hold any name staff watch, in
+    # any of the disguises watchlist.match_keys() sees through.
+    watched = WatchedName.objects.matching(full_name).order_by("pk").first()
+    if watched is not None:
         flags.add(Signature.Flag.WATCHLIST)
-    if review.is_ip_burst(ip_hash):
+    if watchlist.mixes_scripts(full_name):
+        flags.add(Signature.Flag.MIXED_SCRIPT)
+    if review_checks.is_ip_burst(ip_hash):
         flags.add(Signature.Flag.IP_BURST)
-    if review.is_domain_burst(email):
+    if review_checks.is_domain_burst(email):
         flags.add(Signature.Flag.DOMAIN_BURST)
-    if review.looks_machine_made(full_name):
+    if review_checks.looks_machine_made(full_name):
         flags.add(Signature.Flag.MACHINE_NAME)
-    return flags
+    return flags, watched
+
+
+def review_flags(*, full_name: str, email: str, ip_hash: str) -> set[str]:
+    return review(full_name=full_name, email=email, ip_hash=ip_hash)[0]
 
 
 def sign(
@@ -39,7 +49,10 @@ def sign(
     language: str = settings.LANGUAGE_CODE,
 ) -> Signature:
     """Sign, or sign again. The caller shows the same page either way, so that the page never
-    reveals whether an address has signed; the email tells the owner what happened."""
+    reveals whether an address has signed; the email tells the owner what happened.
+    Raises mailboxes.InvalidAddress for an address that is not one (the form checks first)."""
+    mailbox = canonical_mailbox(email)
+    review_flags_found, watched = review(full_name=full_name, email=email, ip_hash=ip_hash)
     details = {
         "full_name": full_name,
         "profession": profession,
@@ -48,53 +61,59 @@ def sign(
         "show_publicly": show_publicly,
         "updates_opt_in": updates_opt_in,
         "ip_hash": ip_hash,
-        "flags": sorted(set(flags) | review_flags(full_name=full_name, email=email, ip_hash=ip_hash)),
+        "flags": sorted(set(flags) | review_flags_found),
+        "watchlist_match": watched,
         "letter_version": LetterVersion.objects.current(),
         "language": language,
     }
     while True:
         try:
-            return _sign_first_time(email, details, guilds)
+            return _sign_first_time(email, mailbox, details, guilds)
         except IntegrityError as error:
             if getattr(error.__cause__, "diag", None) is None or (
-                error.__cause__.diag.constraint_name != "signature_email_unique_ci"
+                error.__cause__.diag.constraint_name != "signature_mailbox_unique"
             ):
                 raise
         try:
-            return _sign_again(email, details, guilds)
+            return _sign_again(email, mailbox, details, guilds)
         except Signature.DoesNotExist:
-            continue  # withdrawn (and erased) in between: the address is free again
+            continue  # withdrawn (and erased) in between: the mailbox is free again
 
 
-def _sign_first_time(email: str, details: dict, guilds) -> Signature:
-    # The common case costs one transaction of three INSERTs; the unique index on the email
-    # turns a second signature of one address into an IntegrityError, whichever came first.
+def _sign_first_time(email: str, mailbox: str, details: dict, guilds) -> Signature:
+    # The common case costs one transaction of a few INSERTs; the unique index on the mailbox
+    # turns a second signature of one mailbox, in any spelling, into an IntegrityError,
+    # whichever came first.
     with transaction.atomic():
-        signature = Signature.objects.create(email=email, **details)
+        signature = Signature.objects.create(email=email, mailbox=mailbox, **details)
         Signature.guilds.through.objects.bulk_create(
             [Signature.guilds.through(signature=signature, guild=guild) for guild in guilds]
         )
-        emails.queue_confirmation(signature)
+        # Sign, withdraw, sign again: each is a first signature, and each would send an email.
+        if not emails.daily_limit_reached(mailbox):
+            emails.queue_confirmation(signature)
     return signature
 
 
-def _sign_again(email: str, details: dict, guilds) -> Signature:
+def _sign_again(email: str, mailbox: str, details: dict, guilds) -> Signature:
     with transaction.atomic():
-        # Concurrent submissions of one address queue up behind this lock.
-        signature = Signature.objects.select_for_update().get(email=email)
+        # Concurrent submissions of one mailbox queue up behind this lock.
+        signature = Signature.objects.select_for_update().get(mailbox=mailbox)
         if signature.status == Signature.Status.PENDING:
-            # Not yet confirmed: the latest submission is what the person means to sign.
+            # Not yet confirmed: the latest submission, in the spelling typed last, is what the
+            # person means to sign.
             for field, value in details.items():
                 setattr(signature, field, value)
+            signature.email = email
             signature.save()
             signature.guilds.set(guilds)
             queue_email = emails.queue_confirmation
         else:
             queue_email = emails.queue_already_signed
-        # The page looks the same either way; past the limit the address just gets no more mail,
+        # The page looks the same either way; past the limit the mailbox just gets no more mail,
         # so that the form cannot be used to mail-bomb anyone. The row lock above makes
-        # concurrent submissions of one address count one after another.
-        if not emails.daily_limit_reached(email):
+        # concurrent submissions of one mailbox count one after another.
+        if not emails.daily_limit_reached(mailbox):
             queue_email(signature)
     return signature
 

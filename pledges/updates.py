@@ -7,15 +7,14 @@ than one batch of updates."""
 import logging
 from datetime import timedelta
 
-import nh3
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from markdown_it import MarkdownIt
 
 from pledges import emails
+from pledges.markdown import render_markdown
 from pledges.models import OutgoingEmail, Signature, Update, UpdateDelivery
 
 logger = logging.getLogger(__name__)
@@ -26,36 +25,10 @@ QUEUE_CHUNK = 5000
 # comes due mid-batch waits for at most this many, not for the whole batch.
 OUTBOX_CHECK_EVERY = 10
 
-_markdown = MarkdownIt("commonmark", {"typographer": True}).enable(["replacements", "smartquotes"])
-ALLOWED_TAGS = {
-    "p",
-    "br",
-    "hr",
-    "h2",
-    "h3",
-    "h4",
-    "strong",
-    "em",
-    "a",
-    "ul",
-    "ol",
-    "li",
-    "blockquote",
-    "code",
-    "pre",
-}
-
 
 def body_html(update: Update) -> str:
-    """The update's Markdown as HTML fit for an inbox: plain tags only, http(s) and mailto links."""
-    html = _markdown.render(update.body)
-    return nh3.clean(
-        html,
-        tags=ALLOWED_TAGS,
-        attributes={"a": {"href"}},
-        url_schemes={"http", "https", "mailto"},
-        link_rel="noopener noreferrer",
-    )
+    """The update's Markdown as HTML fit for an inbox, by the same rules as the letter's."""
+    return render_markdown(update.body)
 
 
 def queue_recipients(*, chunk: int = QUEUE_CHUNK) -> int:

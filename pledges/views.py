@@ -245,7 +245,9 @@ MATCH_COUNT_CAP = 1000
 def _filtered_signatories(form: SignatoryFilterForm):
     data = form.cleaned_data
     return (
-        Signature.objects.public_list(q=data["q"], guild=data["guild"], profession=data["profession"])
+        Signature.objects.public_list(
+            q=data["q"], guild=data["guild"], profession=data["profession"], verified=data["verified"] == "1"
+        )
         .select_related("profession")
         .prefetch_related("guilds")
     )
@@ -257,7 +259,9 @@ def signatories(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "pledges/signatories.html", {"form": form}, status=400)
     rows = _filtered_signatories(form)
-    filters = {key: request.GET[key] for key in ("q", "guild", "profession") if request.GET.get(key)}
+    filters = {
+        key: request.GET[key] for key in ("q", "guild", "profession", "verified") if request.GET.get(key)
+    }
     match_count = rows.capped_count(MATCH_COUNT_CAP) if filters else None
     if form.cleaned_data["after"]:
         rows = rows.after(form.cleaned_data["after"])
@@ -295,13 +299,14 @@ def signatories_csv(request: HttpRequest) -> HttpResponse:
             signature.full_name,
             signature.profession.name,
             "; ".join(guild.name for guild in signature.guilds.all()),
+            signature.credit,
             "yes" if signature.featured else "no",
+            "yes" if signature.is_verified else "no",
         )
         for signature in _filtered_signatories(form).iterator(chunk_size=2000)
     )
-    response = StreamingHttpResponse(
-        csv_lines(["name", "profession", "guilds", "featured"], rows), content_type="text/csv; charset=utf-8"
-    )
+    header = ["name", "profession", "guilds", "credit", "featured", "verified"]
+    response = StreamingHttpResponse(csv_lines(header, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="signatories.csv"'
     return response
 

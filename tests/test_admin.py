@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.urls import reverse
 
 from pledges.models import (
     LetterVersion,
@@ -108,7 +109,7 @@ def test_queue_shows_confirmed_signatures_oldest_first(mod_client):
 
 
 def test_approve_action_approves_logs_who_and_when_and_the_signature_page_shows_it(mod_client, moderator):
-    signature = make_signature(status=S.CONFIRMED, flags=["watchlist"])
+    signature = make_signature(status=S.CONFIRMED)
     response = act(mod_client, "approve", [signature], url=QUEUE)
     assert response.status_code == 200 and "Approved 1 of 1 signature." in response.content.decode()
     signature.refresh_from_db()
@@ -130,9 +131,10 @@ def test_approving_twice_changes_once_and_says_so(mod_client):
 def test_actions_only_move_signatures_whose_state_allows_it(mod_client):
     pending = make_signature(status=S.PENDING)
     withdrawn = make_signature(status=S.WITHDRAWN)
-    approved = make_signature(status=S.APPROVED, credit="Kindred")
+    approved = make_signature(status=S.APPROVED, verified=True, credit="Kindred")
+    unverified = make_signature(status=S.APPROVED, credit="Kindred")
     act(mod_client, "approve", [pending, withdrawn])
-    act(mod_client, "feature", [approved, pending])
+    act(mod_client, "feature", [approved, pending, unverified])
     statuses = dict(Signature.objects.values_list("pk", "status"))
     assert (statuses[pending.pk], statuses[withdrawn.pk]) == (S.PENDING, S.WITHDRAWN)
     assert list(Signature.objects.filter(featured=True)) == [approved]
@@ -146,8 +148,8 @@ def test_actions_only_move_signatures_whose_state_allows_it(mod_client):
 
 
 def test_featuring_a_name_without_a_credit_says_why_it_failed(mod_client):
-    uncredited = make_signature(status=S.APPROVED, full_name="Nameless Credit", credit="")
-    credited = make_signature(status=S.APPROVED, full_name="Has Credit", credit="Kindred")
+    uncredited = make_signature(status=S.APPROVED, full_name="Nameless Credit", credit="", verified=True)
+    credited = make_signature(status=S.APPROVED, full_name="Has Credit", credit="Kindred", verified=True)
     html = act(mod_client, "feature", [uncredited, credited]).content.decode()
     assert "a featured name must show a credit" in html and "Nameless Credit" in html
     assert "Featured 1 of 2 signatures." in html
@@ -155,7 +157,7 @@ def test_featuring_a_name_without_a_credit_says_why_it_failed(mod_client):
 
 
 def test_unfeature(mod_client):
-    signature = make_signature(status=S.APPROVED, featured=True)
+    signature = make_signature(status=S.APPROVED, featured=True, verified=True)
     act(mod_client, "unfeature", [signature])
     signature.refresh_from_db()
     assert signature.featured is False
@@ -238,7 +240,9 @@ def test_search_by_email_and_by_name_ignoring_case_and_accents(mod_client):
 
 def test_filters_by_flag_guild_status_and_featured(mod_client):
     make_signature(status=S.CONFIRMED, full_name="Flagged One", flags=["ip_burst"])
-    make_signature(status=S.APPROVED, full_name="Guild One", guilds=["dga", "wga"], featured=True)
+    make_signature(
+        status=S.APPROVED, full_name="Guild One", guilds=["dga", "wga"], featured=True, verified=True
+    )
     make_signature(status=S.PENDING, full_name="Plain One")
     cases = {
         "flag=any": {"Flagged One"},
@@ -333,7 +337,15 @@ def test_watchlisted_name_is_flagged_held_and_shown_only_after_approval(mod_clie
     html = mod_client.get(f"{CHANGELIST}?flag=watchlist").content.decode()
     assert "ZOE saldana" in html
     act(mod_client, "approve", [forged])
-    assert forged in Signature.objects.published()
+    act(mod_client, "approve_clearing_flags", [forged])
+    assert forged not in Signature.objects.published()  # a watchlist hold needs a person's decision
+    response = mod_client.post(
+        reverse("admin:pledges_signature_verify", args=[forged.pk]),
+        {"namesake": "1", "namesake_note": "A student"},
+    )
+    assert response.status_code == 302
+    forged.refresh_from_db()
+    assert forged in Signature.objects.published() and forged.namesake and not forged.is_verified
 
 
 def test_watchlist_refuses_the_same_name_twice_with_a_form_error(mod_client):

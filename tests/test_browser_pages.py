@@ -161,7 +161,9 @@ def test_who_is_behind_the_letter_is_one_tap_from_every_page(browser, live_serve
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_journalist_reads_the_figures_the_chart_and_quotable_names_on_a_phone(browser, live_server):
-    make_signature(status=S.APPROVED, full_name="Octavia Butler", featured=True, credit="Kindred")
+    make_signature(
+        status=S.APPROVED, full_name="Octavia Butler", featured=True, credit="Kindred", verified=True
+    )
     for _ in range(3):
         make_signature(status=S.APPROVED)
     page = phone_page(browser, javascript=False)
@@ -208,7 +210,9 @@ def serious_violations(page) -> list[str]:
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_axe_finds_no_serious_problem_on_any_public_page(browser, live_server):
-    make_signature(status=S.APPROVED, full_name="Octavia Butler", featured=True, credit="Kindred")
+    make_signature(
+        status=S.APPROVED, full_name="Octavia Butler", featured=True, credit="Kindred", verified=True
+    )
     pending = make_signature(email="pending@example.com")
     confirmed = make_signature(email="confirmed@example.com")
     to_withdraw = make_signature(status=S.APPROVED, email="withdraw@example.com")

@@ -90,15 +90,17 @@ def test_seed_signatures_refuses_nonsense():
         call_command("seed_signatures", "0")
 
 
-CSV = """name,email,profession,guilds,credit,featured
-Zoë Saldaña,ZOE@Example.org,Actor / performer,SAG-AFTRA; wga,Avatar,yes
-=HYPERLINK(1),formula@example.org,actor,,,
-Bad Profession,bad@example.org,astronaut,,,
-Bad Email,not-an-email,writer,,,
-Zoe Again,zoe@example.org,writer,,,no
-Bad Guild,guild@example.org,writer,teamsters,,
-Bad Featured,featured@example.org,writer,,,maybe
-Ada Lovelace,ada@example.org,writer,,Notes,
+CSV = """name,email,profession,guilds,credit,featured,verified,verification_note
+Zoë Saldaña,ZOE@Example.org,Actor / performer,SAG-AFTRA; wga,Avatar,yes,agent,Her agent sent the list
+=HYPERLINK(1),formula@example.org,actor,,,,,
+Bad Profession,bad@example.org,astronaut,,,,,
+Bad Email,not-an-email,writer,,,,,
+Zoe Again,zoe+launch@example.org,writer,,,no,,
+Bad Guild,guild@example.org,writer,teamsters,,,,
+Bad Featured,featured@example.org,writer,,,maybe,,
+Ada Lovelace,ada@example.org,writer,,Notes,,,
+Unverified Star,star@example.org,actor,,,yes,,
+Bad Method,method@example.org,actor,,,,psychic,
 """
 
 
@@ -107,14 +109,16 @@ def test_import_signatories_imports_approved_reports_every_skipped_row_and_is_id
     path.write_text(CSV, encoding="utf-8")
     out = run("import_signatories", str(path))
     assert "Imported 2; already in the database (left as they were): 0." in out
-    assert "Skipped 6 row(s):" in out
+    assert "Skipped 8 row(s):" in out
     for line, reason in [
         (3, "cannot start with"),
         (4, "unknown profession 'astronaut'"),
         (5, "email"),
-        (6, "the same email as line 2"),
+        (6, "the same mailbox as line 2"),
         (7, "unknown guild 'teamsters'"),
         (8, "featured must be yes or no"),
+        (10, "a featured signatory must be verified"),
+        (11, "verified must be blank or one of"),
     ]:
         assert f"line {line}: " in out and reason in out.split(f"line {line}: ")[1].splitlines()[0]
     zoe = Signature.objects.get(email="zoe@example.org")
@@ -126,7 +130,10 @@ def test_import_signatories_imports_approved_reports_every_skipped_row_and_is_id
     )
     assert sorted(zoe.guilds.values_list("slug", flat=True)) == ["sag-aftra", "wga"]
     assert zoe in Signature.objects.published() and zoe.confirmed_at is not None
+    assert (zoe.verification_method, zoe.verification_note) == ("agent", "Her agent sent the list")
+    assert zoe.verified_at is not None and zoe in Signature.objects.featured()
     assert ModerationEvent.objects.filter(action="import").count() == 2
+    assert ModerationEvent.objects.get(action="verify").signature == zoe
 
     again = run("import_signatories", str(path))
     assert "Imported 0; already in the database (left as they were): 2." in again
@@ -136,7 +143,8 @@ def test_import_signatories_imports_approved_reports_every_skipped_row_and_is_id
 def test_import_reads_a_header_in_any_case_and_with_spaces(tmp_path):
     path = tmp_path / "launch.csv"
     path.write_text(
-        "Name, Email ,PROFESSION,Guilds,Credit,Featured\nAda Lovelace,ada@example.org,writer,WGA,Notes,yes\n",
+        "Name, Email ,PROFESSION,Guilds,Credit,Featured, VERIFIED\n"
+        "Ada Lovelace,ada@example.org,writer,WGA,Notes,yes,in_person\n",
         encoding="utf-8",
     )
     assert "Imported 1;" in run("import_signatories", str(path))
@@ -148,6 +156,7 @@ def test_import_reads_a_header_in_any_case_and_with_spaces(tmp_path):
         True,
     )
     assert list(ada.guilds.values_list("slug", flat=True)) == ["wga"]
+    assert ada.verification_method == "in_person"
 
 
 def test_import_leaves_an_existing_signature_as_it_is(tmp_path):

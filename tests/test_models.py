@@ -66,7 +66,7 @@ def test_withdrawn_signature_must_be_erased():
 
 
 def test_only_approved_signatures_can_be_featured():
-    with pytest.raises(IntegrityError, match="signature_featured_is_approved"), transaction.atomic():
+    with pytest.raises(IntegrityError, match="signature_featured_is_verified"), transaction.atomic():
         make_signature(status=S.CONFIRMED, featured=True)
 
 
@@ -75,7 +75,7 @@ def test_counted_and_published_follow_the_counting_rules():
         make_signature(status=S.CONFIRMED).pk,
         make_signature(status=S.APPROVED).pk,
         make_signature(status=S.APPROVED, show_publicly=False).pk,
-        make_signature(status=S.APPROVED, flags=["watchlist"]).pk,  # approval clears the hold
+        make_signature(status=S.APPROVED, flags=["watchlist"], namesake=True).pk,  # a person decided
     }
     make_signature(status=S.PENDING)
     make_signature(status=S.REJECTED)
@@ -116,7 +116,14 @@ def test_confirm_does_not_revive_a_withdrawn_signature():
 
 def test_withdraw_erases_personal_data_and_every_email_to_the_address():
     signature = make_signature(
-        status=S.APPROVED, credit="Big Show", country="US", ip_hash="ab" * 32, featured=True, guilds=["wga"]
+        status=S.APPROVED,
+        credit="Big Show",
+        country="US",
+        ip_hash="ab" * 32,
+        featured=True,
+        verified=True,
+        verification_note="Confirmed by their agent",
+        guilds=["wga"],
     )
     email = signature.email
     OutgoingEmail.objects.create(to=email, kind="confirmation", subject="s", body_text="b")
@@ -182,7 +189,7 @@ def test_history_is_todays_view_of_the_past_and_ends_at_the_count():
     two_days_ago = timezone.now() - timedelta(days=2)
     make_signature(status=S.CONFIRMED, confirmed_at=two_days_ago)
     later_withdrawn = make_signature(status=S.CONFIRMED, confirmed_at=two_days_ago)
-    make_signature(status=S.APPROVED, flags=["watchlist"], confirmed_at=two_days_ago)  # approved later
+    make_signature(status=S.APPROVED, flags=["watchlist"], namesake=True, confirmed_at=two_days_ago)  # later
     assert [day["new"] for day in compute_history()] == [3, 0, 0]
     later_withdrawn.withdraw()
     history = compute_history()

@@ -11,16 +11,20 @@ S = Signature.Status
 @pytest.mark.django_db
 def test_moderation_verbs_change_only_the_states_they_allow_and_log_only_real_changes():
     user = User.objects.create_user("mo")
-    pending, confirmed = make_signature(status=S.PENDING), make_signature(status=S.CONFIRMED)
+    pending = make_signature(status=S.PENDING)
+    confirmed = make_signature(status=S.CONFIRMED, credit="Kindred")  # featuring needs a credit
     assert pending.approve(user) is False and pending.status == S.PENDING
     assert pending.feature(user) is False
     assert confirmed.approve(user) is True and confirmed.approve(user) is False
+    assert confirmed.feature(user) is False  # only a verified signature can be featured
+    assert confirmed.verify(user, "agent", "Their manager wrote") is True
+    assert confirmed.verify(user, "agent") is False
     assert confirmed.feature(user) is True and confirmed.feature(user) is False
-    assert confirmed.reject(user) is True and confirmed.featured is False
+    assert confirmed.reject(user) is True and confirmed.featured is False and confirmed.verified_at is None
     assert confirmed.approve(user) is True  # a rejection can be undone
     assert resend_confirmation(confirmed, user) is False
     actions = list(ModerationEvent.objects.order_by("pk").values_list("action", flat=True))
-    assert actions == ["approve", "feature", "reject", "approve"]
+    assert actions == ["approve", "verify", "feature", "reject", "approve"]
 
 
 @pytest.mark.django_db
@@ -40,7 +44,9 @@ def test_withdrawal_erases_the_searchable_name_too():
         ("TOM HANKS", True),
         ("  tom   hanks ", True),
         ("Tóm Hänks", True),
-        ("Tom Hanks Jr", False),
+        ("Tom Hanks Jr", True),  # a suffix changes nothing
+        ("Tom Hanksley", False),
+        ("Tim Hanks", False),
     ],
 )
 def test_watchlist_matches_ignoring_case_accents_and_spacing(signed_as, flagged):

@@ -37,7 +37,7 @@ def test_the_letter_migration_leaves_a_letter_staff_have_changed_alone():
 
     from django.apps import apps
 
-    migration = import_module("pledges.migrations.0007_letter_summary_about_page")
+    migration = import_module("pledges.migrations.0008_letter_summary_about_page")
     edited = LetterVersion.objects.create(
         title="An open letter on AI and creative work", body="Our own words."
     )
@@ -131,15 +131,17 @@ def test_a_name_cannot_be_featured_without_a_credit():
     from django.db import IntegrityError, transaction
 
     with pytest.raises(IntegrityError, match="signature_featured_has_credit"), transaction.atomic():
-        make_signature(status=S.APPROVED, featured=True, credit="")
+        make_signature(status=S.APPROVED, featured=True, credit="", verified=True)
     uncredited = make_signature(status=S.APPROVED, credit="")
     assert uncredited.feature(None) is False
-    credited = make_signature(status=S.APPROVED, credit="Kindred")
+    credited = make_signature(status=S.APPROVED, credit="Kindred", verified=True)
     assert credited.feature(None) is True
 
 
 def test_featured_names_show_their_credit_on_every_page_that_lists_them(client):
-    make_signature(status=S.APPROVED, full_name="Octavia Butler", featured=True, credit="Kindred")
+    make_signature(
+        status=S.APPROVED, full_name="Octavia Butler", featured=True, credit="Kindred", verified=True
+    )
     for page in ("/", "/press/", "/signatories/"):
         html = client.get(page).content.decode()
         assert re.search(r"Octavia Butler</span>.*?Kindred", html, re.S), page

@@ -97,7 +97,12 @@ def test_internal_ids_never_appear_in_public_links(client, monkeypatch):
 
 def test_featured_first_then_by_name_ignoring_accents_and_case(client):
     for name in ["bob Brown", "Émile Zola", "Zed Featured", "Ada Adams", "Eve Early"]:
-        make_signature(status=S.APPROVED, full_name=name, featured=name == "Zed Featured")
+        make_signature(
+            status=S.APPROVED,
+            full_name=name,
+            featured=name == "Zed Featured",
+            verified=name == "Zed Featured",
+        )
     assert names_on(client.get("/signatories/").content.decode()) == [
         "Zed Featured",
         "Ada Adams",
@@ -144,7 +149,14 @@ def test_guild_and_profession_filters(client):
     assert names_on(client.get("/signatories/?profession=actor&guild=wga").content.decode()) == []
     rows = csv_rows(client.get("/signatories.csv?guild=dga"))
     assert rows == [
-        {"name": "Dga Actor", "profession": "Actor / performer", "guilds": "DGA", "featured": "no"}
+        {
+            "name": "Dga Actor",
+            "profession": "Actor / performer",
+            "guilds": "DGA",
+            "credit": "",
+            "featured": "no",
+            "verified": "no",
+        }
     ]
 
 
@@ -152,7 +164,13 @@ def test_keyset_pages_walk_every_name_once_in_order(client, monkeypatch):
     monkeypatch.setattr(views, "SIGNATORIES_PER_PAGE", 2)
     expected = ["Featured Five"] + [f"Person {i}" for i in range(5)]
     for name in expected:
-        make_signature(status=S.APPROVED, full_name=name, featured=name == "Featured Five", guilds=["wga"])
+        make_signature(
+            status=S.APPROVED,
+            full_name=name,
+            featured=name == "Featured Five",
+            verified=name == "Featured Five",
+            guilds=["wga"],
+        )
     make_signature(status=S.APPROVED, full_name="Person 2", guilds=["wga"])  # a namesake, signed later
     make_signature(status=S.APPROVED, full_name="Person 1")  # not in the guild
     expected.insert(4, "Person 2")

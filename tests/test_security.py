@@ -137,6 +137,7 @@ def test_emails_and_ip_hashes_appear_on_no_public_page(client, settings):
         ip_hash=ip_hash,
         status=Signature.Status.APPROVED,
         featured=True,
+        verified=True,
         full_name="Hidden Person",
     )
     pages = [

@@ -7,17 +7,20 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from pledges.forms import ImportRowForm
+from pledges.mailboxes import canonical_mailbox
 from pledges.models import LetterVersion, ModerationEvent, Signature
 
-COLUMNS = ["name", "email", "profession", "guilds", "credit", "featured"]
+COLUMNS = ["name", "email", "profession", "guilds", "credit", "featured", "verified", "verification_note"]
 REQUIRED_COLUMNS = {"name", "email", "profession"}
 
 
 class Command(BaseCommand):
     help = (
         "Import launch signatories from a CSV file with the columns name, email, profession, guilds, "
-        "credit, featured (guilds separated by ';'). They come in confirmed and approved. Running it "
-        "again is harmless: an address already in the database is left as it is."
+        "credit, featured, verified, verification_note (guilds separated by ';'). They come in "
+        "confirmed and approved. `verified` says how staff verified the person (agent, guild, social, "
+        "own_domain, in_person, other); only a verified row can be featured. Running it again is "
+        "harmless: a mailbox already in the database (in any spelling) is left as it is."
     )
 
     def add_arguments(self, parser):
@@ -60,10 +63,11 @@ class Command(BaseCommand):
                 skipped.append((line, reasons))
                 continue
             data = form.cleaned_data
-            if data["email"] in seen:
-                skipped.append((line, f"the same email as line {seen[data['email']]}"))
+            data["mailbox"] = canonical_mailbox(data["email"])
+            if data["mailbox"] in seen:
+                skipped.append((line, f"the same mailbox as line {seen[data['mailbox']]}"))
                 continue
-            seen[data["email"]] = line
+            seen[data["mailbox"]] = line
             if self.create(data, letter):
                 imported += 1
             else:
@@ -78,9 +82,18 @@ class Command(BaseCommand):
     def create(self, data: dict, letter) -> bool:
         now = timezone.now()
         with transaction.atomic():
+            verified = {}
+            if data["verified"]:
+                verified = {
+                    "verified_at": now,
+                    "verification_method": data["verified"],
+                    "verification_note": data["verification_note"],
+                }
             signature, created = Signature.objects.get_or_create(
-                email=data["email"],
+                mailbox=data["mailbox"],
                 defaults={
+                    "email": data["email"],
+                    **verified,
                     "full_name": data["name"],
                     "profession": data["profession"],
                     "credit": data["credit"],
@@ -95,4 +108,10 @@ class Command(BaseCommand):
             if created:
                 signature.guilds.set(data["guilds"])
                 ModerationEvent.objects.create(signature=signature, action=ModerationEvent.Action.IMPORT)
+                if verified:
+                    label = Signature.VerificationMethod(data["verified"]).label
+                    note = f"{label}: {data['verification_note']}" if data["verification_note"] else label
+                    ModerationEvent.objects.create(
+                        signature=signature, action=ModerationEvent.Action.VERIFY, note=note
+                    )
         return created

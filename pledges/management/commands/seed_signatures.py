@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from tqdm import tqdm
 
+from pledges import watchlist
 from pledges.models import LetterVersion, Profession
 
 FIRST_NAMES = [
@@ -37,25 +38,35 @@ GUILD_SHARES = {"sag-aftra": 0.28, "wga": 0.12, "dga": 0.05, "pga": 0.04, "iatse
 INSERT_CHUNK = """
 WITH drawn AS (
     SELECT n, random() AS r, random() AS r2,
+           1 + floor(random() * %(first_count)s)::int AS fi, 1 + floor(random() * %(last_count)s)::int AS li,
            now() - random() * interval '60 days' AS created_at
     FROM generate_series(%(start)s, %(stop)s) AS n
-), shaped AS (
-    SELECT n, r2, created_at,
+), statuses AS (
+    SELECT n, r2, fi, li, created_at,
            CASE WHEN r < 0.10 THEN 'pending' WHEN r < 0.25 THEN 'confirmed' WHEN r < 0.90 THEN 'approved'
-                WHEN r < 0.95 THEN 'rejected' ELSE 'withdrawn' END AS status,
-           %(first)s::text[] AS first, %(last)s::text[] AS last
+                WHEN r < 0.95 THEN 'rejected' ELSE 'withdrawn' END AS status
     FROM drawn
+), shaped AS (
+    SELECT statuses.*,
+           CASE WHEN status IN ('pending', 'confirmed', 'approved', 'rejected') AND r2 BETWEEN 0.30 AND 0.33
+                THEN (ARRAY['watchlist', 'ip_burst', 'domain_burst', 'machine_name', 'ip_soft_limit'])
+                     [1 + floor(random() * 5)::int] END AS flag,
+           -- A verified few; the featured ones among them (only a verified signature is featured).
+           status = 'approved' AND r2 > 0.99 AS verified,
+           (%(first_keys)s::text[])[fi] AS fk, (%(last_keys)s::text[])[li] AS lk
+    FROM statuses
 ), new AS (
     INSERT INTO pledges_signature (
-        code, full_name, email, profession_id, credit, country, show_publicly, updates_opt_in,
-        featured, status, flags, letter_version_id, ip_hash, created_at, confirmed_at, moderated_at,
+        code, full_name, email, mailbox, profession_id, credit, country, show_publicly, updates_opt_in,
+        featured, status, flags, name_keys, namesake, watchlist_recheck, verified_at, verification_method,
+        verification_note, letter_version_id, ip_hash, created_at, confirmed_at, moderated_at,
         withdrawn_at
     )
     SELECT
         gen_random_uuid(),
         CASE WHEN status = 'withdrawn' THEN ''
-             ELSE first[1 + floor(random() * array_length(first, 1))::int] || ' '
-                  || last[1 + floor(random() * array_length(last, 1))::int] END,
+             ELSE (%(first)s::text[])[fi] || ' ' || (%(last)s::text[])[li] END,
+        CASE WHEN status = 'withdrawn' THEN NULL ELSE 'seed-' || %(run)s || '-' || n || '@example.org' END,
         CASE WHEN status = 'withdrawn' THEN NULL ELSE 'seed-' || %(run)s || '-' || n || '@example.org' END,
         (%(professions)s::bigint[])[1 + floor(random() * %(profession_count)s)::int],
         CASE WHEN status <> 'withdrawn' AND (r2 < 0.3 OR r2 > 0.995)
@@ -65,12 +76,19 @@ WITH drawn AS (
                          'BR'])[1 + floor(random() * 15)::int] ELSE '' END,
         status <> 'withdrawn' AND random() < 0.85,
         status <> 'withdrawn' AND random() < 0.3,
-        status = 'approved' AND r2 > 0.995,
+        verified AND r2 > 0.995,
         status,
-        CASE WHEN status IN ('pending', 'confirmed', 'approved', 'rejected') AND r2 BETWEEN 0.30 AND 0.33
-             THEN ARRAY[(ARRAY['watchlist', 'ip_burst', 'domain_burst', 'machine_name', 'ip_soft_limit'])
-                        [1 + floor(random() * 5)::int]]::varchar(20)[]
-             ELSE '{}'::varchar(20)[] END,
+        CASE WHEN flag IS NULL THEN '{}' ELSE ARRAY[flag] END::varchar(20)[],
+        -- watchlist.match_keys() of "First Last": the words in order (C collation is Python's), joined.
+        CASE WHEN status = 'withdrawn' THEN '{}'
+             ELSE ARRAY[LEAST(fk COLLATE "C", lk) || ' ' || GREATEST(fk COLLATE "C", lk), fk || lk] END
+             ::varchar(310)[],
+        -- An approved watchlist match was approved as a namesake: the only way it can be.
+        status = 'approved' AND flag IS NOT DISTINCT FROM 'watchlist' AND NOT verified,
+        false,
+        CASE WHEN verified THEN created_at + interval '2 days' END,
+        CASE WHEN verified THEN 'other' ELSE '' END,
+        CASE WHEN verified THEN 'Seeded' ELSE '' END,
         %(letter_version)s,
         CASE WHEN status = 'withdrawn' THEN '' ELSE md5(random()::text) || md5(random()::text) END,
         created_at,
@@ -116,6 +134,10 @@ class Command(BaseCommand):
             "run": secrets.token_hex(4),
             "first": FIRST_NAMES,
             "last": LAST_NAMES,
+            "first_count": len(FIRST_NAMES),
+            "last_count": len(LAST_NAMES),
+            "first_keys": [" ".join(watchlist.identifying_words(name)) for name in FIRST_NAMES],
+            "last_keys": [" ".join(watchlist.identifying_words(name)) for name in LAST_NAMES],
             "credits": CREDITS,
             "credit_count": len(CREDITS),
             "professions": professions,

@@ -8,8 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pledges', '0008_featured_has_credit'),
-        ('pledges', '0007_updates_to_signers'),
+        ('pledges', '0010_trust_mailbox_watchlist_verified'),
     ]
 
     operations = [

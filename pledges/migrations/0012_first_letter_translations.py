@@ -1,5 +1,5 @@
 """The first letter ships with Spanish and French translations (French, so that the third language has
-the letter too), in the Markdown form 0007 gave the English: the four priorities as headed sections.
+the letter too), in the Markdown form 0008 gave the English: the four priorities as headed sections.
 They are added to the first version only while its English is as the migrations wrote it: a letter
 staff have since edited is a text these do not translate."""
 
@@ -8,7 +8,7 @@ import re
 
 from django.db import migrations
 
-letter_0007 = importlib.import_module("pledges.migrations.0007_letter_summary_about_page")
+letter_0008 = importlib.import_module("pledges.migrations.0008_letter_summary_about_page")
 ORIGINAL_TITLE = "An open letter on AI and creative work"
 
 TRANSLATIONS = {
@@ -59,12 +59,12 @@ Ce ne sont pas des principes abstraits. Ce sont les conditions pour que le trava
 }
 
 
-# The closing paragraph, after the rule 0007 puts before the English one.
+# The closing paragraph, after the rule 0008 puts before the English one.
 CLOSING = {"es": "No son principios abstractos.", "fr": "Ce ne sont pas des principes abstraits."}
 
 
 def as_markdown(language: str, body: str) -> str:
-    """As 0007's with_headings(): "1. Priority. Text" becomes "## 1. Priority" and its paragraph."""
+    """As 0008's with_headings(): "1. Priority. Text" becomes "## 1. Priority" and its paragraph."""
     body = re.sub(r"^(\d)\. ([^.]+)\. ", r"## \1. \2\n\n", body, flags=re.M)
     return body.replace(f"\n\n{CLOSING[language]}", f"\n\n---\n\n{CLOSING[language]}")
 
@@ -73,7 +73,7 @@ def add(apps, schema_editor):
     LetterVersion = apps.get_model("pledges", "LetterVersion")
     LetterTranslation = apps.get_model("pledges", "LetterTranslation")
     first = LetterVersion.objects.order_by("created_at", "pk").first()
-    if first is None or (first.title, first.body) != (ORIGINAL_TITLE, letter_0007.NEW_BODY):
+    if first is None or (first.title, first.body) != (ORIGINAL_TITLE, letter_0008.NEW_BODY):
         return
     for language, text in TRANSLATIONS.items():
         LetterTranslation.objects.get_or_create(
@@ -90,6 +90,6 @@ def remove(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("pledges", "0009_letter_translations_signature_language")]
+    dependencies = [("pledges", "0011_letter_translations_signature_language")]
 
     operations = [migrations.RunPython(add, remove)]

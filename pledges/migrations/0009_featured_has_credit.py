@@ -18,7 +18,7 @@ def unfeature_names_without_a_credit(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pledges', '0007_letter_summary_about_page'),
+        ('pledges', '0008_letter_summary_about_page'),
     ]
 
     operations = [

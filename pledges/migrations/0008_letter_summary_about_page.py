@@ -69,7 +69,7 @@ def restore_first_letter(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("pledges", "0006_moderators_group_signing_status"),
+        ("pledges", "0007_updates_to_signers"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -50,6 +50,9 @@ def _has_nul(request: HttpRequest) -> bool:
     return any("\x00" in key or "\x00" in value for key, values in request.GET.lists() for value in values)
 
 
+NOTE_INVISIBLE = "The note contains invisible or control characters. Please type it plainly."
+
+
 class CappedCountPaginator(Paginator):
     """Counts at most count_cap + 1 rows (COUNT over a LIMIT subquery): counting a million rows
     on every page load is what makes a big changelist slow, and nobody pages past a hundred."""
@@ -239,7 +242,7 @@ class VerifyForm(forms.Form):
     )
 
     def clean_note(self) -> str:
-        return clean_text(self.cleaned_data["note"], label="The note")
+        return clean_text(self.cleaned_data["note"], invisible_characters_message=NOTE_INVISIBLE)
 
 
 class NamesakeForm(forms.Form):
@@ -251,7 +254,7 @@ class NamesakeForm(forms.Form):
     )
 
     def clean_namesake_note(self) -> str:
-        return clean_text(self.cleaned_data["namesake_note"], label="The note")
+        return clean_text(self.cleaned_data["namesake_note"], invisible_characters_message=NOTE_INVISIBLE)
 
 
 @admin.register(Signature)

@@ -332,7 +332,11 @@ class ImportRowForm(forms.Form):
         return value
 
     def clean_verification_note(self) -> str:
-        return clean_text(self.cleaned_data["verification_note"], label="The verification note")
+        return clean_text(
+            self.cleaned_data["verification_note"],
+            invisible_characters_message="The verification note contains invisible or control characters. "
+            "Please type it plainly.",
+        )
 
     def clean_featured(self) -> bool:
         value = self.cleaned_data["featured"].strip().lower()

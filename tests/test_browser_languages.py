@@ -53,7 +53,7 @@ def test_a_spanish_reader_signs_and_confirms_in_spanish_on_a_phone(
     page.get_by_label("WGA").check()
     with page.expect_navigation():
         page.get_by_role("button", name="Firmar la carta").click()
-    page.wait_for_url(re.compile(r"/sign/thanks/$"))
+    page.wait_for_url(re.compile(r"/sign/thanks/(#sign)?$"))
     assert page.get_by_role("heading", name="Revisa tu correo").is_visible()
     assert Signature.objects.get().language == "es"
 

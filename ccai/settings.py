@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.contrib.postgres",
     "django_countries",
+    "axes",
     "pledges",
 ]
 
@@ -48,14 +49,20 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language (from the query, cookie and headers only): the refusals below speak it too.
     "pledges.languages.LanguageMiddleware",
+    # Before anything that reads the body (the CSRF check reads the whole form).
+    "pledges.middleware.RequestBodyLimits",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "pledges.middleware.AdminFormLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "ccai.urls"
@@ -144,19 +151,26 @@ RATELIMIT_SIGN_IP_HARD = env("RATELIMIT_SIGN_IP_HARD", default="200/h")
 RATELIMIT_VERIFY_IP = env("RATELIMIT_VERIFY_IP", default="100/h")
 RATELIMIT_WITHDRAW_IP = env("RATELIMIT_WITHDRAW_IP", default="100/h")
 RATELIMIT_ADMIN_LOGIN_IP = env("RATELIMIT_ADMIN_LOGIN_IP", default="10/15m")
-RATELIMIT_ADMIN_LOGIN_USERNAME = env("RATELIMIT_ADMIN_LOGIN_USERNAME", default="20/h")
-_RATES = (
-    "SIGN_IP_SOFT",
-    "SIGN_IP_HARD",
-    "VERIFY_IP",
-    "WITHDRAW_IP",
-    "ADMIN_LOGIN_IP",
-    "ADMIN_LOGIN_USERNAME",
-)
+_RATES = ("SIGN_IP_SOFT", "SIGN_IP_HARD", "VERIFY_IP", "WITHDRAW_IP", "ADMIN_LOGIN_IP")
 for _rate in _RATES:
     if not re.fullmatch(r"[1-9][0-9]*/[0-9]*[smhd]", vars()[f"RATELIMIT_{_rate}"]):
         raise ImproperlyConfigured(f'RATELIMIT_{_rate} must be a rate like "10/h" or "10/15m"')
 EMAILS_PER_ADDRESS_PER_DAY = env.int("EMAILS_PER_ADDRESS_PER_DAY", default=3)
+
+# Staff sign-in (django-axes): failed passwords are counted per username and client address
+# together, in the database (so across processes), so that a guesser is stopped while strangers
+# elsewhere cannot lock the owner out. A success starts the count again.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("ADMIN_LOGIN_LOCKOUT_HOURS", default=1.0)
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "pledges.views.client_ip"
+AXES_LOCKOUT_CALLABLE = "pledges.views.admin_login_locked_out"
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 
 # Review flags: from this many signatures in an hour, further ones from the same IP hash or
 # email domain are held for review. Big webmail domains are exempt from the domain burst.
@@ -207,8 +221,21 @@ EMAIL_DOMAIN_CHECK = env.bool("EMAIL_DOMAIN_CHECK", default=not DEBUG)
 EMAIL_DOMAIN_CHECK_TIMEOUT = env.float("EMAIL_DOMAIN_CHECK_TIMEOUT", default=2.0)
 
 # Request limits: a signature is a few hundred bytes; refuse anything far larger.
+# pledges.middleware.RequestBodyLimits refuses a larger declared body before it is read.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
+# No page takes a file: file parts of a multipart form are read (within the limit) and dropped,
+# never written to disk.
+FILE_UPLOAD_HANDLERS = []
+
+# Signed-in staff posting to the admin may send more fields: a changelist page of 100 rows
+# posts one field per ticked row (see pledges/middleware.py).
+ADMIN_DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("ADMIN_DATA_UPLOAD_MAX_NUMBER_FIELDS", default=1000)
+
+# Bulk moderation: a selection up to BULK_IN_REQUEST_MAX signatures changes in the request;
+# a larger one becomes a background job that the worker runs BULK_BATCH_SIZE rows at a time.
+BULK_IN_REQUEST_MAX = env.int("BULK_IN_REQUEST_MAX", default=500)
+BULK_BATCH_SIZE = env.int("BULK_BATCH_SIZE", default=1000)
 
 # Security
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY_COUNT else None

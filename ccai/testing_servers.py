@@ -142,6 +142,9 @@ defaults
 
 frontend web
     bind 127.0.0.1:{port}
+    # As docs/deploy.md: no form here is larger than 64 KB, and none is sent in chunks.
+    http-request deny deny_status 413 if {{ req.hdr_val(content-length) gt 65536 }}
+    http-request deny deny_status 413 if {{ req.hdr(transfer-encoding) -m found }}
     default_backend apps
 
 backend apps

@@ -11,24 +11,35 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef, Q
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone, translation
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
-from pledges import emails, signing, updates
+from pledges import bulk, emails, signing, triage, updates
 from pledges.exports import csv_lines
 from pledges.forms import clean_text
 from pledges.mailboxes import InvalidAddress, canonical_mailbox
 from pledges.models import (
+    EMAIL_DOMAIN,
     TRANSLATION_LANGUAGES,
+    TRIAGE_ORDER,
     AboutPage,
+    BulkModerationJob,
     Guild,
     LetterTranslation,
     LetterVersion,
@@ -83,6 +94,56 @@ class FlagFilter(admin.SimpleListFilter):
         if self.value() in Signature.Flag.values:
             return queryset.filter(flags__contains=[self.value()])
         return queryset
+
+
+class CreditFilter(admin.SimpleListFilter):
+    title = "credit"
+    parameter_name = "credit"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Has a credit"), ("no", "No credit")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(credit="")
+        if self.value() == "no":
+            return queryset.filter(credit="")
+        return queryset
+
+
+class _ExactValueFilter(admin.SimpleListFilter):
+    """A filter reached from a link (a burst's siblings), shown in the sidebar only while on:
+    a SimpleListFilter without choices would be dropped, and its rows silently shown unfiltered."""
+
+    def lookups(self, request, model_admin):
+        return [(self.value(), self.describe(self.value()))] if self.value() else []
+
+    def describe(self, value: str) -> str:
+        return value
+
+
+class AddressFilter(_ExactValueFilter):
+    title = "internet address"
+    parameter_name = "ip"
+
+    def describe(self, value: str) -> str:
+        return f"the one of this burst ({value[:8]}…)"
+
+    def queryset(self, request, queryset):
+        return queryset.filter(ip_hash=self.value()) if self.value() else queryset
+
+
+class DomainFilter(_ExactValueFilter):
+    title = "email domain"
+    parameter_name = "domain"
+
+    def describe(self, value: str) -> str:
+        return f"@{value}"
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        return queryset.alias(domain=EMAIL_DOMAIN).filter(domain=self.value().lower())
 
 
 class VerifiedFilter(admin.SimpleListFilter):
@@ -164,30 +225,83 @@ def _report(modeladmin, request, verb: str, changed: int, total: int) -> None:
     message = f"{verb} {changed} of {total} signature{'s' if total != 1 else ''}."
     if skipped:
         were = "was" if skipped == 1 else "were"
-        message += f" {skipped} {were} not in a state that allows it, and stayed as they were."
+        flagged = "flagged or " if verb == "Approved" else ""
+        message += f" {skipped} {were} {flagged}not in a state that allows it, and stayed as they were."
     modeladmin.message_user(request, message, messages.SUCCESS if not skipped else messages.WARNING)
 
 
-# Each row is its own conditional update and log entry; "select all" on a queue of 100,000
-# would outlast the request, so an action takes at most this many rows.
-MAX_ACTION_ROWS = 1000
-
-
-def _moderation_action(name: str, change, verb: str, description: str):
-    """An admin action calling change(signature, user) on each selected signature."""
+def _moderation_action(method: str, verb: str, description: str):
+    """An admin action: a set-based conditional update (SignatureQuerySet.moderate) for a page
+    or a small "select all", a background job (pledges/bulk.py) for a large one."""
 
     @admin.action(description=description, permissions=["moderate"])
     def action(modeladmin, request, queryset):
-        signatures = list(queryset.order_by("pk")[: MAX_ACTION_ROWS + 1])
-        if len(signatures) > MAX_ACTION_ROWS:
-            message = f"Nothing changed: select at most {MAX_ACTION_ROWS:,} signatures at a time."
-            modeladmin.message_user(request, message, messages.ERROR)
-            return
-        changed = sum(change(signature, request.user) for signature in signatures)
-        _report(modeladmin, request, verb, changed, len(signatures))
+        limit = settings.BULK_IN_REQUEST_MAX
+        across = request.POST.get("select_across") == "1"
+        if across and queryset.order_by()[: limit + 1].count() > limit:
+            return _start_job(modeladmin, request, method)
+        if method == "resend_confirmation":
+            signatures = list(queryset.order_by("pk"))
+            changed = sum(signing.resend_confirmation(signature, request.user) for signature in signatures)
+            total = len(signatures)
+        else:
+            total = queryset.order_by().count()
+            changed = len(queryset.moderate(method, request.user))
+        _report(modeladmin, request, verb, changed, total)
 
-    action.__name__ = name
+    action.__name__ = method
     return action
+
+
+def _describe_selection(modeladmin, request) -> str:
+    """The selection in words, from the changelist's own filters: "Moderation queue; flags: No flag"."""
+    changelist = modeladmin.get_changelist_instance(request)
+    parts = [str(modeladmin.opts.verbose_name_plural).capitalize()]
+    for spec in changelist.filter_specs:
+        for choice in spec.choices(changelist):
+            if choice.get("selected") and choice.get("query_string") != changelist.get_query_string(
+                remove=spec.expected_parameters()
+            ):
+                parts.append(f"{spec.title}: {choice['display']}")
+    if changelist.query:
+        parts.append(f"search: “{changelist.query}”")
+    return "; ".join(parts)
+
+
+def _start_job(modeladmin, request, method: str) -> HttpResponseRedirect:
+    query = bulk.selection_query(request)
+    description = _describe_selection(modeladmin, request)
+    job = bulk.start_job(
+        action=method,
+        changelist=modeladmin.opts.label_lower,
+        query=query,
+        description=description,
+        by=request.user,
+    )
+    message = format_html(
+        '{} runs in the background: <a href="{}">follow its progress</a>.',
+        job,
+        reverse("admin:pledges_bulkmoderationjob_change", args=[job.pk]),
+    )
+    modeladmin.message_user(request, message, messages.SUCCESS)
+    return HttpResponseRedirect(reverse("admin:pledges_bulkmoderationjob_change", args=[job.pk]))
+
+
+class SignatureChangeList(ChangeList):
+    """Works out the triage reasons for the whole page at once (see pledges/triage.py)."""
+
+    def get_results(self, request):
+        if getattr(request, "selection_only", False):
+            # A bulk job rebuilding its selection (pledges/bulk.py) needs the queryset, not a page.
+            self.result_list, self.result_count, self.full_result_count = [], 0, None
+            self.show_full_result_count, self.show_admin_actions = False, False
+            self.can_show_all, self.multi_page, self.paginator = False, False, None
+            return
+        super().get_results(request)
+        self.result_list = list(self.result_list)
+        reasons = triage.reasons_for(self.result_list)
+        for signature in self.result_list:
+            signature.triage_reasons = reasons.get(signature.pk, [])
 
 
 @admin.action(
@@ -197,11 +311,10 @@ def feature(modeladmin, request, queryset):
     """Like the other actions, and says why a name could not be featured: a featured name must
     be verified as the person named (signature_featured_is_verified) and carry a credit
     (signature_featured_has_credit), so that it can be quoted."""
-    signatures = list(queryset.order_by("pk")[: MAX_ACTION_ROWS + 1])
-    if len(signatures) > MAX_ACTION_ROWS:
-        message = f"Nothing changed: select at most {MAX_ACTION_ROWS:,} signatures at a time."
-        modeladmin.message_user(request, message, messages.ERROR)
-        return
+    limit = settings.BULK_IN_REQUEST_MAX
+    if request.POST.get("select_across") == "1" and queryset.order_by()[: limit + 1].count() > limit:
+        return _start_job(modeladmin, request, "feature")
+    signatures = list(queryset.order_by("pk"))
     changed = sum(signature.feature(request.user) for signature in signatures)
     unverified = [s for s in signatures if s.status == Signature.Status.APPROVED and not s.is_verified]
     if unverified:
@@ -264,9 +377,9 @@ class SignatureAdmin(admin.ModelAdmin):
         "email",
         "profession",
         "guild_names",
+        "credit",
         "status",
-        "flag_names",
-        "watched_name",
+        "reasons",
         "verified_mark",
         "featured",
         "language",
@@ -278,6 +391,9 @@ class SignatureAdmin(admin.ModelAdmin):
         GuildFilter,
         "profession",
         FlagFilter,
+        CreditFilter,
+        AddressFilter,
+        DomainFilter,
         WatchlistFilter,
         VerifiedFilter,
         "featured",
@@ -295,23 +411,17 @@ class SignatureAdmin(admin.ModelAdmin):
     show_full_result_count = False
     inlines = [ModerationEventInline]
     actions = [
-        _moderation_action(
-            "approve", Signature.approve, "Approved", "Approve the selected signatures (those without flags)"
-        ),
+        _moderation_action("approve", "Approved", "Approve the selected signatures (those without flags)"),
         _moderation_action(
             "approve_clearing_flags",
-            Signature.approve_clearing_flags,
             "Approved, clearing their flags,",
             "Approve and clear flags (not watchlist holds or duplicate mailboxes)",
         ),
-        _moderation_action("reject", Signature.reject, "Rejected", "Reject the selected signatures"),
+        _moderation_action("reject", "Rejected", "Reject the selected signatures"),
         feature,
-        _moderation_action(
-            "unfeature", Signature.unfeature, "Unfeatured", "Stop featuring the selected signatures"
-        ),
+        _moderation_action("unfeature", "Unfeatured", "Stop featuring the selected signatures"),
         _moderation_action(
             "resend_confirmation",
-            signing.resend_confirmation,
             "Resent the confirmation email to",
             "Resend the confirmation email (pending only)",
         ),
@@ -327,6 +437,7 @@ class SignatureAdmin(admin.ModelAdmin):
                 "fields": [
                     "status",
                     "flag_names",
+                    "reasons",
                     "watched_name",
                     "watchlist_recheck",
                     "trust_actions",
@@ -365,6 +476,13 @@ class SignatureAdmin(admin.ModelAdmin):
         ),
     ]
 
+    change_form_template = "admin/pledges/signature/change_form.html"
+    change_list_template = "admin/pledges/signature/change_list.html"
+    count_noun = ("signature", "signatures")  # the queue's verbose name is not a count's
+
+    def get_changelist(self, request, **kwargs):
+        return SignatureChangeList
+
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("guilds")
 
@@ -384,10 +502,27 @@ class SignatureAdmin(admin.ModelAdmin):
     def has_export_permission(self, request) -> bool:
         return request.user.has_perm("pledges.export_signature")
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Erasure is the signer's withdrawal; deleting outright is for a superuser alone.
+        return request.user.is_active and request.user.is_superuser
+
     def get_actions(self, request):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # withdrawal, not deletion, is how a signature goes
         return actions
+
+    @admin.display(description="why it waits")
+    def reasons(self, signature: Signature) -> str:
+        reasons = getattr(signature, "triage_reasons", None)
+        if reasons is None:  # the change page
+            reasons = triage.reasons_for([signature]).get(signature.pk, [])
+        if not reasons:
+            return "Notable: has a credit" if signature.credit and signature.status == "confirmed" else ""
+        return format_html_join(
+            "",
+            "<div>{}</div>",
+            ((format_html('<a href="{}">{}</a>', r.url, r.text) if r.url else r.text,) for r in reasons),
+        )
 
     @admin.display(description="guilds")
     def guild_names(self, signature: Signature) -> str:
@@ -430,10 +565,79 @@ class SignatureAdmin(admin.ModelAdmin):
     def get_urls(self):
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         export = path("export/", self.admin_site.admin_view(self.export_view), name=f"{prefix}_export")
+        act = path(
+            "<int:object_id>/act/<str:action>/",
+            self.admin_site.admin_view(self.act_view),
+            name=f"{prefix}_act",
+        )
         verify = path(
             "<int:pk>/verify/", self.admin_site.admin_view(self.verify_view), name=f"{prefix}_verify"
         )
-        return [export, verify, *super().get_urls()]
+        return [export, act, verify, *super().get_urls()]
+
+    # The buttons on a signature's page: the same model methods as the bulk actions.
+    SINGLE_ACTIONS = {
+        "approve": "Approved",
+        "approve_clearing_flags": "Approved, clearing its flags,",
+        "reject": "Rejected",
+        "feature": "Featured",
+        "unfeature": "Unfeatured",
+    }
+
+    def act_view(self, request: HttpRequest, object_id: int, action: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponse(
+                "Use the buttons on the signature's page.", status=405, content_type="text/plain"
+            )
+        if not self.has_moderate_permission(request):
+            raise PermissionDenied
+        if action not in self.SINGLE_ACTIONS:
+            return HttpResponseBadRequest("There is no such action.")
+        signature = get_object_or_404(Signature, pk=object_id)
+        if getattr(signature, action)(request.user):
+            self.message_user(request, f"{self.SINGLE_ACTIONS[action]} “{signature}”.", messages.SUCCESS)
+        else:
+            message = f"“{signature}” is {signature.get_status_display().lower()}: nothing changed."
+            self.message_user(request, message, messages.WARNING)
+        return HttpResponseRedirect(
+            reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[signature.pk])
+        )
+
+    def signature_buttons(self, request, signature: Signature) -> list[tuple[str, str]]:
+        """The actions this signature's state allows, as (label, action). A watchlist hold or a
+        second signature of one mailbox is published only through the Verify page."""
+        if signature is None or not self.has_moderate_permission(request):
+            return []
+        S, F = Signature.Status, Signature.Flag
+        buttons = []
+        if signature.status in {S.CONFIRMED, S.REJECTED}:
+            if not signature.flags:
+                buttons.append(("Approve", "approve"))
+            elif not {F.WATCHLIST, F.DUPLICATE_MAILBOX} & set(signature.flags):
+                buttons.append(("Approve and clear flags", "approve_clearing_flags"))
+        if signature.status in {S.CONFIRMED, S.APPROVED}:
+            buttons.append(("Reject", "reject"))
+        if signature.status == S.APPROVED and signature.featured:
+            buttons.append(("Unfeature", "unfeature"))
+        elif signature.status == S.APPROVED and signature.is_verified and signature.credit:
+            buttons.append(("Feature", "feature"))  # featurable(): verified, with a credit
+        return buttons
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        signature = self.get_object(request, object_id)
+        prefix = f"admin:{self.opts.app_label}_{self.opts.model_name}"
+        S = Signature.Status
+        can_verify = signature is not None and signature.status in {S.CONFIRMED, S.APPROVED, S.REJECTED}
+        verify_url = reverse("admin:pledges_signature_verify", args=[object_id]) if can_verify else ""
+        extra_context = {
+            **(extra_context or {}),
+            "signature_buttons": [
+                (label, reverse(f"{prefix}_act", args=[object_id, action]))
+                for label, action in self.signature_buttons(request, signature)
+            ],
+            "verify_url": verify_url if self.has_moderate_permission(request) and signature else "",
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def verify_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Verify one signature as the person named (method and note), or approve a watchlist
@@ -552,10 +756,18 @@ class QueuedSignatureAdmin(SignatureAdmin):
     """The moderation queue: confirmed, not yet moderated, oldest first."""
 
     list_filter = [f for f in SignatureAdmin.list_filter if f != "status"]
-    ordering = ["confirmed_at", "pk"]
+    # What a person needs to decide, reasons first; the address and the rest are on its page.
+    list_display = ["full_name", "reasons", "credit", "profession", "confirmed_at"]
+    ordering = TRIAGE_ORDER
+    change_form_template = "admin/pledges/signature/change_form.html"
+    change_list_template = "admin/pledges/queuedsignature/change_list.html"
 
     def get_queryset(self, request):
         return super().get_queryset(request).moderation_queue()
+
+    def changelist_view(self, request, extra_context=None):
+        title = "Moderation queue: flagged first, then notable, then the rest"
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
 
 
 @admin.register(ModerationEvent)
@@ -574,6 +786,88 @@ class ModerationEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(BulkModerationJob)
+class BulkModerationJobAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "state", "progress", "created_by", "created_at", "finished_at"]
+    list_filter = ["state", "action"]
+    list_select_related = ["created_by"]
+    fields = readonly_fields = [
+        "action",
+        "description",
+        "state",
+        "progress",
+        "error",
+        "created_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "cancelled_by",
+    ]
+    change_form_template = "admin/pledges/bulkmoderationjob/change_form.html"
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+    @admin.display(description="progress")
+    def progress(self, job: BulkModerationJob) -> str:
+        if job.total is None:
+            return "Not started yet" if not job.finished else ""
+        return format_html(
+            '<progress max="100" value="{}">{}%</progress> {} of {} looked at, {} changed',
+            job.percent_done,
+            job.percent_done,
+            f"{job.processed:,}",
+            f"{job.total:,}",
+            f"{job.changed:,}",
+        )
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_urls(self):
+        cancel = path(
+            "<int:object_id>/cancel/",
+            self.admin_site.admin_view(self.cancel_view),
+            name="pledges_bulkmoderationjob_cancel",
+        )
+        return [cancel, *super().get_urls()]
+
+    def cancel_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponse(
+                "Cancel with the button on the job's page.", status=405, content_type="text/plain"
+            )
+        if not request.user.has_perm("pledges.moderate_signature"):
+            raise PermissionDenied
+        job = get_object_or_404(BulkModerationJob, pk=object_id)
+        if job.cancel(request.user):
+            self.message_user(
+                request,
+                f"Cancelled after {job.processed:,} signatures; {job.changed:,} changed stay changed.",
+            )
+        else:
+            self.message_user(
+                request, f"The job had already ended ({job.get_state_display().lower()}).", messages.WARNING
+            )
+        return HttpResponseRedirect(reverse("admin:pledges_bulkmoderationjob_change", args=[job.pk]))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job = self.get_object(request, object_id)
+        extra_context = {
+            **(extra_context or {}),
+            "job": job,
+            "can_cancel": job is not None
+            and not job.finished
+            and request.user.has_perm("pledges.moderate_signature"),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(WatchedName)
@@ -615,13 +909,10 @@ class LetterVersionAdmin(admin.ModelAdmin):
     """Saving an edited letter makes a new version; the old one stays with its signatures.
     Translations belong to a version: a new version starts with those edited in the same save."""
 
-    list_display = ["title", "translated_into", "created_at", "created_by"]
+    list_display = ["title", "is_current", "signed", "translated_into", "created_at", "created_by"]
     fields = ["title", "summary", "body"]
     list_select_related = ["created_by"]
     inlines = [LetterTranslationInline]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("translations")
 
     @admin.display(description="translations")
     def translated_into(self, obj: LetterVersion) -> str:
@@ -629,6 +920,24 @@ class LetterVersionAdmin(admin.ModelAdmin):
             ", ".join(str(translation.get_language_display()) for translation in obj.translations.all())
             or "—"
         )
+
+    def get_queryset(self, request):
+        # One grouped count over the letter_version index for the page (versions are few).
+        current = LetterVersion.objects.order_by("-created_at", "-pk").values("pk")[:1]
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(signature_count=Count("signatures"), current_pk=Subquery(current))
+            .prefetch_related("translations")
+        )
+
+    @admin.display(description="current", boolean=True)
+    def is_current(self, version: LetterVersion) -> bool:
+        return version.pk == version.current_pk
+
+    @admin.display(description="signed")
+    def signed(self, version: LetterVersion) -> str:
+        return f"{version.signature_count:,}"
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -673,8 +982,9 @@ class LetterVersionAdmin(admin.ModelAdmin):
 
 @admin.register(SigningStatus)
 class SigningStatusAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "message", "changed_at", "changed_by"]
-    fields = ["paused", "message"]
+    list_display = ["__str__", "publication", "message", "changed_at", "changed_by"]
+    fields = ["paused", "message", "publication"]
+    radio_fields = {"publication": admin.VERTICAL}
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -685,6 +995,14 @@ class SigningStatusAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         obj.changed_at, obj.changed_by = timezone.now(), request.user
         super().save_model(request, obj, form, change)
+        if "publication" in form.changed_data and obj.publishes_at_once:
+            job = bulk.publish_waiting_queue(request.user)
+            url = reverse("admin:pledges_bulkmoderationjob_change", args=[job.pk])
+            message = format_html(
+                'The unflagged signatures in the queue are being published: <a href="{}">progress</a>.',
+                url,
+            )
+            self.message_user(request, message, messages.SUCCESS)
 
 
 @admin.register(AboutPage)

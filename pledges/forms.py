@@ -4,7 +4,6 @@ import unicodedata
 
 from django import forms
 from django.conf import settings
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.forms.utils import flatatt
@@ -65,6 +64,10 @@ def clean_full_name(value: str) -> str:
         raise ValidationError(_("Please enter your name in letters."))
     if name[0] in "=+-@":
         raise ValidationError(_("A name cannot start with =, +, - or @."))
+    # No one's name has them, and they are the separator of European spreadsheets and the
+    # pipe of DDE formulas ("Bob;=cmd|' /C calc'!A"); exports neutralise them anyway.
+    if ";" in name or "|" in name:
+        raise ValidationError(_("A name cannot contain ; or |."))
     if _URL_LIKE.search(name):
         raise ValidationError(_("Please enter just your name, without a web address."))
     return name
@@ -260,7 +263,7 @@ class SignatoryFilterForm(forms.Form):
         required=False,
         error_messages={"invalid_choice": _("Use verified=1 for verified signatories only.")},
     )
-    after = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
+    after = forms.CharField(required=False, max_length=1000, widget=forms.HiddenInput)
 
     def clean_q(self) -> str:
         return clean_text(
@@ -276,7 +279,7 @@ class SignatoryFilterForm(forms.Form):
             return None
         try:
             return PublicListKey.decode(token)
-        except (signing.BadSignature, ValueError, TypeError):
+        except (ValueError, TypeError):
             raise ValidationError(
                 _("That page link does not work; start again from the first page.")
             ) from None

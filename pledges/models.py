@@ -1,7 +1,14 @@
+import base64
+import binascii
+import hashlib
+import json
+import os
 import typing
 import uuid
 from datetime import datetime, timedelta
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -12,6 +19,7 @@ from django.db import models, transaction
 from django.db.models import Count, F, Func, Q, Value
 from django.db.models.functions import Lower, TruncDate
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext, gettext_noop
 from django_countries.fields import CountryField
 
@@ -242,6 +250,53 @@ class SignatureQuerySet(models.QuerySet):
     def moderation_queue(self):
         """Confirmed and not yet moderated, oldest first."""
         return self.filter(status=Signature.Status.CONFIRMED).order_by("confirmed_at", "pk")
+
+    def triaged(self):
+        """In the order a person should read them: flagged first, then notable (with a credit),
+        then the rest, each oldest first; signature_triage indexes it within the queue."""
+        return self.order_by(*TRIAGE_ORDER)
+
+    def rejectable(self):
+        S = Signature.Status
+        return self.filter(status__in=[S.CONFIRMED, S.APPROVED])
+
+    def featurable(self):
+        """Only a verified signature can be featured (signature_featured_is_verified)."""
+        return self.filter(
+            status=Signature.Status.APPROVED, featured=False, verified_at__isnull=False
+        ).exclude(credit="")
+
+    def unfeaturable(self):
+        return self.filter(status=Signature.Status.APPROVED, featured=True)
+
+    def moderate(self, action: str, by, job=None) -> list[int]:
+        """Apply a bulk action to these rows as one conditional update (only rows still in a
+        state that allows it change, so running it twice changes nothing the second time),
+        with one ModerationEvent per row changed. Returns the ids changed."""
+        allowed, changes = BULK_ACTIONS[action]
+        now = timezone.now()
+        with transaction.atomic():
+            # Locking re-checks the condition against rows a concurrent transaction just changed.
+            rows = getattr(self.order_by(), allowed)().select_for_update(of=("self",))
+            found = list(rows.values_list("pk", "flags"))
+            ids = [pk for pk, _ in found]
+            if ids:
+                Signature.objects.filter(pk__in=ids).update(**changes(now))
+                ModerationEvent.objects.bulk_create(
+                    ModerationEvent(
+                        signature_id=pk,
+                        action=action,
+                        actor=by,
+                        job=job,
+                        created_at=now,
+                        # As Signature.approve_clearing_flags() notes them.
+                        note=f"Cleared: {', '.join(flags)}"
+                        if action == "approve_clearing_flags" and flags
+                        else "",
+                    )
+                    for pk, flags in found
+                )
+        return ids
 
     def name_matches(self, text: str):
         """Names containing every word of `text` as the start of a word, ignoring case and
@@ -528,6 +583,15 @@ class Signature(models.Model):
                 condition=~Q(language="en"),
                 name="signature_language_created",
             ),
+            # The moderation queue in triage order (TRIAGE_ORDER).
+            models.Index(
+                Func(F("flags"), template="(%(expressions)s = '{}')"),
+                Func(F("credit"), template="(%(expressions)s = '')"),
+                F("confirmed_at"),
+                F("id"),
+                condition=Q(status="confirmed"),
+                name="signature_triage",
+            ),
             # updates.queue_recipients(): the recipients of an update, walked in id order.
             models.Index(
                 fields=["id"],
@@ -600,19 +664,48 @@ class Signature(models.Model):
         "unsubscribe": "UNSUBSCRIBE_LINK_MAX_AGE_DAYS",
     }
 
+    class DetailsChanged(Exception):
+        """The confirmation link was issued for details that have changed since."""
+
+    def details_digest(self) -> str:
+        """A digest of what the signer is asked to confirm. A confirmation link carries it, because
+        anyone can sign again with a pending address and other details: the owner's first link
+        must not then confirm the stranger's name."""
+        guilds = sorted(self.guilds.values_list("pk", flat=True))
+        details = [
+            self.full_name,
+            self.profession_id,
+            guilds,
+            self.credit,
+            str(self.country),
+            self.show_publicly,
+            self.updates_opt_in,
+        ]
+        return hashlib.sha256(json.dumps(details).encode()).hexdigest()[:16]
+
     def make_token(self, purpose: str) -> str:
-        return signing.TimestampSigner(salt=f"pledges.{purpose}").sign(self.code.hex)
+        value = self.code.hex
+        if purpose == "verify":
+            value += "." + self.details_digest()
+        return signing.TimestampSigner(salt=f"pledges.{purpose}").sign(value)
 
     @classmethod
-    def from_token(cls, token: str, purpose: str) -> "Signature":
-        """Raises signing.SignatureExpired, signing.BadSignature or Signature.DoesNotExist."""
+    def from_token(cls, token: str, purpose: str, *, for_update: bool = False) -> "Signature":
+        """Raises signing.SignatureExpired, signing.BadSignature, Signature.DoesNotExist, or for a
+        confirmation link whose pending signature has other details now, Signature.DetailsChanged.
+        for_update locks the row (inside a transaction) until the caller has acted on it."""
         max_age = timedelta(days=getattr(settings, cls.TOKEN_MAX_AGE_DAYS[purpose]))
-        code = signing.TimestampSigner(salt=f"pledges.{purpose}").unsign(token, max_age=max_age)
+        value = signing.TimestampSigner(salt=f"pledges.{purpose}").unsign(token, max_age=max_age)
+        code, _, digest = value.partition(".")
         try:
             code = uuid.UUID(hex=code)
         except ValueError:
             raise signing.BadSignature("not a signature code") from None
-        return cls.objects.get(code=code)
+        signature = (cls.objects.select_for_update() if for_update else cls.objects).get(code=code)
+        pending = signature.status == cls.Status.PENDING
+        if purpose == "verify" and pending and digest != signature.details_digest():
+            raise cls.DetailsChanged
+        return signature
 
     def link(self, purpose: str) -> str:
         # In the signer's language, on whichever device the email is opened.
@@ -620,6 +713,18 @@ class Signature(models.Model):
 
     def public_list_key(self) -> "PublicListKey":
         return PublicListKey(self.featured, self.search_name, self.created_at)
+
+    def public_list_note(self) -> str:
+        """What the signer is told about the public list, under the publication policy in force
+        (nothing when they chose not to be listed)."""
+        S = self.Status
+        if not self.show_publicly or self.status not in {S.PENDING, S.CONFIRMED, S.APPROVED}:
+            return ""
+        if self.status == S.APPROVED:
+            return gettext("Your name is now on the public list.")
+        if self.status == S.PENDING and not self.flags and SigningStatus.current().publishes_at_once:
+            return gettext("Your name will appear on the public list as soon as you confirm.")
+        return gettext("Your name will appear on the public list once our staff have reviewed it.")
 
     @property
     def receives_updates(self) -> bool:
@@ -645,9 +750,24 @@ class Signature(models.Model):
         return bool(changed)
 
     def confirm(self) -> bool:
-        return self._transition(
-            [self.Status.PENDING], status=self.Status.CONFIRMED, confirmed_at=timezone.now()
-        )
+        """Under the automatic publication policy an unflagged signature is approved at once;
+        otherwise (or when flagged) it waits in the moderation queue."""
+        now = timezone.now()
+        if SigningStatus.current().publishes_at_once:
+            with transaction.atomic():
+                approved = self._transition(
+                    [self.Status.PENDING],
+                    Q(flags=[]),
+                    status=self.Status.APPROVED,
+                    confirmed_at=now,
+                    moderated_at=now,
+                )
+                if approved:
+                    ModerationEvent.objects.create(
+                        signature=self, action=ModerationEvent.Action.PUBLISH_AT_ONCE
+                    )
+                    return True
+        return self._transition([self.Status.PENDING], status=self.Status.CONFIRMED, confirmed_at=now)
 
     def _moderate(self, action: str, by, allowed_from, condition=None, note: str = "", **changes) -> bool:
         with transaction.atomic():
@@ -822,26 +942,76 @@ PUBLIC_ORDER = [
 # signature_public_search and sorts just those.
 SEARCH_ORDER = [models.expressions.RawSQL("(NOT pledges_signature.featured)::int", []), *PUBLIC_ORDER[1:]]
 
+# The queue's triage order (flagged, then with a credit, then the rest; false sorts first);
+# signature_triage indexes it.
+TRIAGE_ORDER = [
+    models.expressions.RawSQL("pledges_signature.flags = '{}'", []).asc(),
+    models.expressions.RawSQL("pledges_signature.credit = ''", []).asc(),
+    F("confirmed_at").asc(),
+    F("id").asc(),
+]
+
+# What each bulk action may change (a SignatureQuerySet method) and how.
+# The changes match the Signature methods of the same names.
+BULK_ACTIONS = {
+    "approve": ("routinely_approvable", lambda now: {"status": "approved", "moderated_at": now}),
+    "approve_clearing_flags": (
+        "flags_clearable",
+        lambda now: {"status": "approved", "flags": [], "moderated_at": now},
+    ),
+    "reject": (
+        "rejectable",
+        lambda now: {
+            "status": "rejected",
+            "featured": False,
+            "namesake": False,
+            "watchlist_recheck": False,
+            "verified_at": None,
+            "verified_by": None,
+            "verification_method": "",
+            "verification_note": "",
+            "moderated_at": now,
+        },
+    ),
+    "feature": ("featurable", lambda now: {"featured": True}),
+    "unfeature": ("unfeaturable", lambda now: {"featured": False}),
+}
+
 
 class PublicListKey(typing.NamedTuple):
-    """Where a page of the public list ends. It holds only what the list shows anyway (the name
-    as sorted) and the signing time, never an id, so it can go in a link. (Two listed people with
-    the same name who signed in the same microsecond would share a key: the next page would skip
-    the second. Keys with the id would rule that out, at the price of publishing ids.)"""
+    """Where a page of the public list ends: the name as sorted and the signing time, never an id.
+    In a link it is encrypted (AES-GCM, keyed from SECRET_KEY), so that it publishes no one's
+    signing time and cannot be made up. (Two listed people with the same name who signed in the
+    same microsecond would share a key: the next page would skip the second.)"""
 
     featured: bool
     search_name: str
     created_at: datetime
 
+    PADDING = 64  # plaintexts padded to a multiple of this, so the length says little of the name
+
+    @staticmethod
+    def _cipher() -> AESGCM:
+        return AESGCM(salted_hmac("pledges.list", "page key", algorithm="sha256").digest())
+
     def encode(self) -> str:
-        return signing.dumps(
-            [self.featured, self.search_name, self.created_at.isoformat()], salt="pledges.list"
-        )
+        plain = json.dumps(
+            [self.featured, self.search_name, self.created_at.isoformat()], ensure_ascii=False
+        ).encode()
+        plain += b" " * (-len(plain) % self.PADDING)
+        nonce = os.urandom(12)
+        sealed = nonce + self._cipher().encrypt(nonce, plain, b"pledges.list")
+        return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode()
 
     @classmethod
     def decode(cls, token: str) -> "PublicListKey":
-        """Raises signing.BadSignature (or ValueError) for a token this site did not make."""
-        featured, search_name, created_at = signing.loads(token, salt="pledges.list")
+        """Raises ValueError (or TypeError) for a token this site did not make."""
+        try:
+            sealed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            plain = cls._cipher().decrypt(sealed[:12], sealed[12:], b"pledges.list")
+        except (binascii.Error, InvalidTag) as error:
+            raise ValueError("not a page key") from error
+        featured, search_name, created_at = json.loads(plain)
         return cls(bool(featured), str(search_name), datetime.fromisoformat(created_at))
 
 
@@ -863,6 +1033,7 @@ class ModerationAction(models.TextChoices):
     UNFEATURE = "unfeature", "Unfeatured"
     RESEND_CONFIRMATION = "resend_confirmation", "Resent the confirmation email"
     IMPORT = "import", "Imported as approved"
+    PUBLISH_AT_ONCE = "publish_at_once", "Published at once (automatic policy)"
     VERIFY = "verify", "Verified as the person named"
     APPROVE_CLEARING_FLAGS = "approve_clearing_flags", "Approved, clearing flags"
     APPROVE_NAMESAKE = "approve_namesake", "Approved as a namesake"
@@ -880,6 +1051,10 @@ class ModerationEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Set when a bulk job made the change, so that the job's log lists every row it changed.
+    job = models.ForeignKey(
+        "BulkModerationJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
     note = models.CharField(max_length=600, blank=True)
 
     class Meta:
@@ -893,8 +1068,121 @@ class ModerationEvent(models.Model):
         indexes = [models.Index(fields=["signature", "created_at"], name="moderation_event_signature")]
 
     def __str__(self) -> str:
+        if self.action == self.Action.PUBLISH_AT_ONCE:
+            return f"{self.get_action_display()} at {self.created_at:%Y-%m-%d %H:%M}"
         actor = self.actor or "a deleted user"
         return f"{self.get_action_display()} by {actor} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class BulkModerationJobQuerySet(models.QuerySet):
+    def unfinished(self):
+        return self.filter(state__in=[BulkModerationJob.State.QUEUED, BulkModerationJob.State.RUNNING])
+
+
+class BulkModerationJob(models.Model):
+    """A moderation action on more signatures than a request should touch, run by the worker in
+    batches (pledges/bulk.py). The selection is stored as the admin changelist it was made on
+    (its model and filters), limited to the signatures that existed when the job was made."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Waiting for the worker"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Failed"
+
+    class Action(models.TextChoices):
+        APPROVE = "approve", "Approve"
+        APPROVE_CLEARING_FLAGS = "approve_clearing_flags", "Approve and clear flags"
+        REJECT = "reject", "Reject"
+        FEATURE = "feature", "Feature"
+        UNFEATURE = "unfeature", "Unfeature"
+        RESEND_CONFIRMATION = "resend_confirmation", "Resend the confirmation email"
+
+    action = models.CharField(max_length=30, choices=Action.choices)
+    description = models.CharField(max_length=300, help_text="The selection, in words.")
+    changelist = models.CharField(max_length=100, help_text="The admin list it was selected on (app.model).")
+    query = models.TextField(blank=True, help_text="That list's filters and search, as a query string.")
+    max_signature_id = models.BigIntegerField(help_text="Signatures made after the job are not in it.")
+    last_signature_id = models.BigIntegerField(default=0, help_text="Progress: the rows up to here are done.")
+    total = models.PositiveIntegerField(null=True, blank=True, help_text="Counted when the job starts.")
+    processed = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = BulkModerationJobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "bulk moderation job"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=["queued", "running", "done", "cancelled", "failed"]),
+                name="bulk_job_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    action__in=[
+                        "approve",
+                        "approve_clearing_flags",
+                        "reject",
+                        "feature",
+                        "unfeature",
+                        "resend_confirmation",
+                    ]
+                ),
+                name="bulk_job_action_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(changed__lte=F("processed")), name="bulk_job_changed_le_processed"
+            ),
+            models.CheckConstraint(
+                condition=Q(finished_at__isnull=True) | Q(state__in=["done", "cancelled", "failed"]),
+                name="bulk_job_finished_has_end_state",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at", "id"],
+                condition=Q(state__in=["queued", "running"]),
+                name="bulk_job_unfinished",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.description}"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in {self.State.DONE, self.State.CANCELLED, self.State.FAILED}
+
+    @property
+    def percent_done(self) -> int:
+        if self.state == self.State.DONE:
+            return 100
+        if not self.total:
+            return 0
+        return min(100, self.processed * 100 // self.total)
+
+    def cancel(self, by) -> bool:
+        """Stop before the next batch; what is done stays done (each batch is one transaction)."""
+        changed = (
+            BulkModerationJob.objects.unfinished()
+            .filter(pk=self.pk)
+            .update(state=self.State.CANCELLED, cancelled_by=by, finished_at=timezone.now())
+        )
+        self.refresh_from_db()
+        return bool(changed)
 
 
 class WatchedNameQuerySet(models.QuerySet):
@@ -1021,9 +1309,24 @@ class SigningStatus(models.Model):
 
     DEFAULT_MESSAGE = gettext_noop("Signing is paused for the moment. Please come back later.")
 
+    class Publication(models.TextChoices):
+        MODERATED = "moderated", "Every name waits for a moderator"
+        AT_ONCE = "at_once", "A confirmed signature without flags is published at once; flagged ones wait"
+
     paused = models.BooleanField(default=False)
     message = models.CharField(
-        max_length=300, default=DEFAULT_MESSAGE, help_text="Shown on the letter page while paused."
+        "message shown while paused",
+        max_length=300,
+        default=DEFAULT_MESSAGE,
+        help_text="Shown on the letter page instead of the form while signing is paused.",
+    )
+    publication = models.CharField(
+        "publication policy",
+        max_length=20,
+        choices=Publication.choices,
+        default=Publication.MODERATED,
+        help_text="Switching to publishing at once also publishes the unflagged signatures waiting "
+        "in the queue, in the background.",
     )
     changed_at = models.DateTimeField(default=timezone.now)
     changed_by = models.ForeignKey(
@@ -1032,7 +1335,12 @@ class SigningStatus(models.Model):
 
     class Meta:
         verbose_name = verbose_name_plural = "signing status"
-        constraints = [models.CheckConstraint(condition=Q(pk=1), name="signing_status_single_row")]
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="signing_status_single_row"),
+            models.CheckConstraint(
+                condition=Q(publication__in=["moderated", "at_once"]), name="signing_status_publication_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
         return "Signing is paused" if self.paused else "Signing is open"
@@ -1042,6 +1350,10 @@ class SigningStatus(models.Model):
         """The message for the letter page: the default one in the reader's language, one that
         staff wrote as they wrote it."""
         return gettext(self.message) if self.message == self.DEFAULT_MESSAGE else self.message
+
+    @property
+    def publishes_at_once(self) -> bool:
+        return self.publication == self.Publication.AT_ONCE
 
     @classmethod
     def current(cls) -> "SigningStatus":
@@ -1137,6 +1449,10 @@ class OutgoingEmail(models.Model):
             models.Index(fields=["to"], name="outgoing_email_to"),
             # The per-mailbox daily limit on emails.
             models.Index(fields=["mailbox", "created_at"], name="outgoing_email_mailbox_created"),
+            # The admin index's count of failed emails.
+            models.Index(
+                fields=["failed_at"], condition=Q(failed_at__isnull=False), name="outgoing_email_failed"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -99,22 +99,24 @@ def _sign_again(email: str, mailbox: str, details: dict, guilds) -> Signature:
     with transaction.atomic():
         # Concurrent submissions of one mailbox queue up behind this lock.
         signature = Signature.objects.select_for_update().get(mailbox=mailbox)
+        # The page looks the same either way; past the limit the mailbox just gets no more mail,
+        # so that the form cannot be used to mail-bomb anyone, and nothing changes, since no email
+        # could tell the owner. The row lock above makes concurrent submissions of one mailbox
+        # count one after another.
+        if emails.daily_limit_reached(mailbox):
+            return signature
         if signature.status == Signature.Status.PENDING:
             # Not yet confirmed: the latest submission, in the spelling typed last, is what the
-            # person means to sign.
+            # person means to sign. Earlier confirmation links carry the earlier details, and no
+            # longer confirm.
             for field, value in details.items():
                 setattr(signature, field, value)
             signature.email = email
             signature.save()
             signature.guilds.set(guilds)
-            queue_email = emails.queue_confirmation
+            emails.queue_confirmation(signature)
         else:
-            queue_email = emails.queue_already_signed
-        # The page looks the same either way; past the limit the mailbox just gets no more mail,
-        # so that the form cannot be used to mail-bomb anyone. The row lock above makes
-        # concurrent submissions of one mailbox count one after another.
-        if not emails.daily_limit_reached(mailbox):
-            queue_email(signature)
+            emails.queue_already_signed(signature)
     return signature
 
 

@@ -3,12 +3,13 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core import signing
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.http import urlencode
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_ratelimit.core import is_ratelimited
@@ -87,6 +88,19 @@ def too_many_requests(request: HttpRequest, exception: Exception) -> HttpRespons
     return render(request, "429.html", status=429)
 
 
+def admin_login_locked_out(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
+    """django-axes' lockout page: the username is locked for this connection only."""
+    ctx = {
+        "title": gettext("Too many failed sign-ins"),
+        "message": gettext(
+            "Too many wrong passwords were tried for this username from your connection, "
+            "so it cannot sign in from here for a while. Please try again later, or ask another "
+            "administrator to unlock it."
+        ),
+    }
+    return render(request, "request_refused.html", ctx, status=429)
+
+
 # The hard limit counts every POST, valid or not, and refuses before any database work.
 @require_POST
 @ratelimit(group="sign-ip-hard", key=client_key, rate=rate_setting("RATELIMIT_SIGN_IP_HARD"))
@@ -130,28 +144,39 @@ def thanks(request: HttpRequest) -> HttpResponse:
     return render(request, "pledges/thanks.html")
 
 
-def _signature_or_bad_link(request: HttpRequest, token: str, purpose: str):
+BAD_LINK_STATUS = {"expired": 410, "invalid": 400, "details_changed": 409}
+
+
+def _signature_or_bad_link(request: HttpRequest, token: str, purpose: str, *, for_update: bool = False):
     try:
-        return Signature.from_token(token, purpose), None
+        return Signature.from_token(token, purpose, for_update=for_update), None
     except signing.SignatureExpired:
         reason = "expired"
     except (signing.BadSignature, Signature.DoesNotExist):
         reason = "invalid"
+    except Signature.DetailsChanged:
+        reason = "details_changed"
     ctx = {"reason": reason, "purpose": purpose}
-    return None, render(request, "pledges/bad_link.html", ctx, status=410 if reason == "expired" else 400)
+    return None, render(request, "pledges/bad_link.html", ctx, status=BAD_LINK_STATUS[reason])
 
 
 # GET only shows a button: mail scanners fetch links in emails, and must not confirm or withdraw.
 @require_http_methods(["GET", "POST"])
 @ratelimit(group="verify-ip", key=client_key, rate=rate_setting("RATELIMIT_VERIFY_IP"), method="POST")
 def verify(request: HttpRequest, token: str) -> HttpResponse:
+    if request.method == "POST":
+        # The row stays locked from checking the link's details to confirming, so that signing
+        # again in between (which locks it too) cannot slip other details under the button.
+        with transaction.atomic():
+            signature, bad_link = _signature_or_bad_link(request, token, "verify", for_update=True)
+            just_confirmed = bad_link is None and signature.confirm()
+        if bad_link:
+            return bad_link
+        ctx = {"signature": signature, "just_confirmed": just_confirmed, "counts": count_snapshot()}
+        return render(request, "pledges/confirmed.html", ctx)
     signature, bad_link = _signature_or_bad_link(request, token, "verify")
     if bad_link:
         return bad_link
-    if request.method == "POST":
-        just_confirmed = signature.confirm()
-        ctx = {"signature": signature, "just_confirmed": just_confirmed, "counts": count_snapshot()}
-        return render(request, "pledges/confirmed.html", ctx)
     return render(request, "pledges/verify.html", {"signature": signature})
 
 
@@ -161,8 +186,9 @@ def withdraw(request: HttpRequest, token: str) -> HttpResponse:
     signature, bad_link = _signature_or_bad_link(request, token, "withdraw")
     if bad_link:
         return bad_link
-    if request.method == "POST":
-        signature.withdraw()
+    # A link acts only on the signature it was made for: once that is withdrawn, the page says
+    # so, even if the same address has signed again since.
+    if request.method == "POST" and signature.withdraw():
         return render(request, "pledges/withdrawn.html")
     return render(request, "pledges/withdraw.html", {"signature": signature})
 
@@ -318,6 +344,7 @@ def privacy(request: HttpRequest) -> HttpResponse:
         "outbox_days": settings.OUTBOX_RETENTION_DAYS,
         "verify_days": settings.VERIFY_LINK_MAX_AGE_DAYS,
         "emails_per_day": settings.EMAILS_PER_ADDRESS_PER_DAY,
+        "publishes_at_once": SigningStatus.current().publishes_at_once,
         "about": AboutPage.current(),
     }
     return render(request, "pledges/privacy.html", ctx)

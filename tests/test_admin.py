@@ -124,7 +124,7 @@ def test_approving_twice_changes_once_and_says_so(mod_client):
     signature = make_signature(status=S.CONFIRMED)
     act(mod_client, "approve", [signature])
     response = act(mod_client, "approve", [signature])
-    assert "1 was not in a state that allows it" in response.content.decode()
+    assert "1 was flagged or not in a state that allows it" in response.content.decode()
     assert ModerationEvent.objects.filter(signature=signature).count() == 1
 
 
@@ -174,20 +174,14 @@ def test_resend_confirmation_queues_an_email_only_for_pending(mod_client):
     assert "/verify/" in message.body_text
 
 
-def test_an_action_on_too_many_rows_changes_nothing_and_says_so(mod_client, monkeypatch):
-    from pledges import admin as pledges_admin
-
-    monkeypatch.setattr(pledges_admin, "MAX_ACTION_ROWS", 2)
-    signatures = [make_signature(status=S.CONFIRMED) for _ in range(3)]
-    response = mod_client.post(
-        QUEUE,
-        {"action": "approve", "select_across": "1", "index": 0, "_selected_action": [signatures[0].pk]},
-        follow=True,
-    )
-    assert "select at most 2 signatures at a time" in response.content.decode()
-    assert not Signature.objects.filter(status=S.APPROVED).exists()
-    act(mod_client, "approve", signatures[:2], url=QUEUE)
-    assert Signature.objects.filter(status=S.APPROVED).count() == 2
+def test_a_bulk_approve_leaves_flagged_signatures_for_a_person_and_says_so(mod_client):
+    clean = make_signature(status=S.CONFIRMED)
+    flagged = make_signature(status=S.CONFIRMED, flags=["watchlist"])
+    response = act(mod_client, "approve", [clean, flagged], url=QUEUE)
+    assert "Approved 1 of 2 signatures." in response.content.decode()
+    assert "1 was flagged or not in a state that allows it" in response.content.decode()
+    clean.refresh_from_db(), flagged.refresh_from_db()
+    assert (clean.status, flagged.status) == (S.APPROVED, S.CONFIRMED)
 
 
 def test_staff_without_the_moderate_permission_cannot_act(client):
@@ -337,6 +331,7 @@ def test_watchlisted_name_is_flagged_held_and_shown_only_after_approval(mod_clie
     html = mod_client.get(f"{CHANGELIST}?flag=watchlist").content.decode()
     assert "ZOE saldana" in html
     act(mod_client, "approve", [forged])
+    assert forged not in Signature.objects.published()  # a routine bulk approve leaves it
     act(mod_client, "approve_clearing_flags", [forged])
     assert forged not in Signature.objects.published()  # a watchlist hold needs a person's decision
     response = mod_client.post(
@@ -419,7 +414,8 @@ def test_pausing_signing_in_the_admin_stops_signing_with_a_clear_message(
     admin_client_, client, valid_form_data
 ):
     response = admin_client_.post(
-        "/admin/pledges/signingstatus/1/change/", {"paused": "on", "message": "Back on Monday."}
+        "/admin/pledges/signingstatus/1/change/",
+        {"paused": "on", "message": "Back on Monday.", "publication": "moderated"},
     )
     assert response.status_code == 302 and SigningStatus.current().paused
     html = client.get("/").content.decode()
@@ -427,7 +423,9 @@ def test_pausing_signing_in_the_admin_stops_signing_with_a_clear_message(
     response = client.post("/sign/", valid_form_data)
     assert response.status_code == 403 and "Back on Monday." in response.content.decode()
     assert Signature.objects.count() == 0 and OutgoingEmail.objects.count() == 0
-    admin_client_.post("/admin/pledges/signingstatus/1/change/", {"message": "Back on Monday."})
+    admin_client_.post(
+        "/admin/pledges/signingstatus/1/change/", {"message": "Back on Monday.", "publication": "moderated"}
+    )
     assert client.post("/sign/", valid_form_data).status_code == 302
 
 

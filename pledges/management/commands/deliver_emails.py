@@ -4,6 +4,7 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections, connection
 
+from pledges import bulk
 from pledges.emails import deliver_due
 from pledges.models import OutgoingEmail
 from pledges.updates import work_on_updates
@@ -11,10 +12,10 @@ from pledges.updates import work_on_updates
 
 class Command(BaseCommand):
     help = (
-        "The email worker: delivers the outbox (messages stored by the web requests) through "
-        "EMAIL_URL, retrying temporary failures with back-off, and, whenever the outbox has nothing "
-        "due, one batch of the updates staff are sending to signers. Runs until stopped; run as many "
-        "as you like."
+        "The worker: delivers the outbox (messages stored by the web requests) through EMAIL_URL, "
+        "retrying temporary failures with back-off; whenever the outbox has nothing due, one batch of "
+        "the updates staff are sending to signers; and one batch of a bulk moderation job each turn. "
+        "Runs until stopped; run as many as you like."
     )
 
     def add_arguments(self, parser):
@@ -32,6 +33,7 @@ class Command(BaseCommand):
                 sent = deliver_due(limit=batch)
                 # Confirmations and the like first: updates get a batch only once none is due.
                 queued, updates = (0, 0) if sent >= batch else work_on_updates(limit=batch)
+                job = bulk.run_next_batch()
             except DatabaseError as error:
                 # The database restarted or went away: drop the connection and try again shortly.
                 self.stderr.write(f"database unavailable, retrying: {error}")
@@ -46,7 +48,12 @@ class Command(BaseCommand):
                 self.stdout.write(f"queued {queued} recipients of an update")
             if updates:
                 self.stdout.write(f"delivered {updates} update emails (total {updates_total})")
-            idle = sent < batch and not queued and not updates
+            if job is not None:
+                self.stdout.write(
+                    f"bulk job {job.pk} ({job.get_action_display().lower()}): "
+                    f"{job.processed:,} of {job.total or 0:,} looked at, {job.changed:,} changed, {job.state}"
+                )
+            idle = sent < batch and not queued and not updates and job is None
             if once and idle and not OutgoingEmail.objects.due().exists():
                 break
             if idle:

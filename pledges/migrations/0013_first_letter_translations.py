@@ -90,6 +90,6 @@ def remove(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("pledges", "0011_letter_translations_signature_language")]
+    dependencies = [("pledges", "0012_letter_translations_signature_language")]
 
     operations = [migrations.RunPython(add, remove)]

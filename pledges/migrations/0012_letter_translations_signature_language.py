@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pledges', '0010_trust_mailbox_watchlist_verified'),
+        ('pledges', '0011_bulk_jobs_publication_triage'),
     ]
 
     operations = [

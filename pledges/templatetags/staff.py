@@ -1,0 +1,13 @@
+from django import template
+
+from pledges.triage import dashboard_figures
+
+register = template.Library()
+
+
+@register.inclusion_tag("admin/pledges/_dashboard.html", takes_context=True)
+def moderation_dashboard(context):
+    user = context["request"].user
+    if not user.has_perm("pledges.view_signature"):
+        return {"figures": []}
+    return {"figures": dashboard_figures()}

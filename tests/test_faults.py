@@ -157,11 +157,13 @@ def test_postgres_restart_under_the_running_app_and_worker(started, own_postgres
         pg_ctl(own_postgres, "stop")  # and again, now with the app's connections freshly made
         own_postgres.ensure_postgres_running()
         assert browser.post_form("/sign/", {**valid_form_data, "email": "after-restart@example.com"}) == 302
-        wait_for(lambda: len(inbox.messages) == 3, what="the emails signed after the restarts")
+        expected = {"before@example.com", "after@example.com", "after-restart@example.com"}
+        wait_for(
+            lambda: {m["To"] for m in inbox.messages} == expected, what="the emails signed after the restarts"
+        )
     finally:
         controller.stop()
-    assert sorted(m["To"] for m in inbox.messages) == [
-        "after-restart@example.com",
-        "after@example.com",
-        "before@example.com",
-    ]
+    # Delivery is at least once: a restart that lands between the server's "250 OK" and the commit
+    # that marks the message sent (on a loaded machine, the first message's) sends it again.
+    recipients = sorted(m["To"] for m in inbox.messages)
+    assert set(recipients) == expected and len(recipients) <= len(expected) + 1, recipients

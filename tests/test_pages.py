@@ -153,7 +153,7 @@ def test_press_and_the_api_say_how_much_of_the_count_is_reviewed(client):
     make_signature(status=S.CONFIRMED, show_publicly=False)  # counted, never to be listed: not waiting
     make_signature(status=S.CONFIRMED, flags=["watchlist"])  # held: not counted
     make_signature(status=S.CONFIRMED, flags=["ip_burst"], show_publicly=False)  # held too
-    make_signature(status=S.APPROVED, flags=["watchlist"])  # cleared by approval: counted
+    make_signature(status=S.APPROVED, flags=["watchlist"], namesake=True)  # approved as a namesake: counted
     make_signature(status=S.PENDING)  # nothing yet
     data = client.get("/api/count/").json()
     assert (data["count"], data["published"], data["awaiting_review"], data["held"]) == (4, 2, 1, 2)

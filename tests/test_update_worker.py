@@ -38,6 +38,7 @@ def opted_in_signers(count: int, prefix: str) -> list[str]:
             Signature(
                 full_name=f"Signer {i}",
                 email=f"{prefix}{i}@example.com",
+                mailbox=f"{prefix}{i}@example.com",
                 profession=profession,
                 letter_version=letter,
                 status=Signature.Status.CONFIRMED,

@@ -101,7 +101,7 @@ def test_only_a_verified_signature_can_be_featured(moderator):
         make_signature(status=S.APPROVED, featured=True)
     unverified = make_signature(status=S.APPROVED)
     assert unverified.feature(moderator) is False
-    verified = make_signature(status=S.CONFIRMED)
+    verified = make_signature(status=S.CONFIRMED, credit="Kindred")
     verified.verify(moderator, "social", "Blue tick account posted the link")
     assert verified.feature(moderator) is True
 
@@ -150,7 +150,7 @@ def test_api_count_says_how_many_counted_signatures_are_verified(client):
 
 
 def test_rejecting_a_verified_signature_clears_the_verification_but_the_log_keeps_it(moderator):
-    signature = make_signature(status=S.CONFIRMED)
+    signature = make_signature(status=S.CONFIRMED, credit="Kindred")
     signature.verify(moderator, "in_person", "Met at the launch")
     signature.feature(moderator)
     assert signature.reject(moderator) is True

@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 LOCAL := DEBUG=$${DEBUG:-true}
 
-.PHONY: install install-dev run admin worker test lint format migrate migrations-check db-stop ci
+.PHONY: install install-dev run admin worker test lint format migrate migrations-check db-stop ci messages
 
 # What production needs (requirements.txt) ...
 $(VENV)/.installed: requirements.txt
@@ -22,9 +22,11 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# The translations: locale/*/LC_MESSAGES/django.po compiled to .mo (git-ignored) with polib.
 install: $(VENV)/.installed
+	$(PY) -m ccai.compile_messages
 
-install-dev: $(VENV)/.installed-dev
+install-dev: install $(VENV)/.installed-dev
 
 migrate: install-dev
 	$(LOCAL) $(PY) manage.py migrate --noinput
@@ -61,6 +63,12 @@ migrations-check: install-dev
 format: install-dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# After changing a template or a Python string: gather the strings into the .po files (needs
+# GNU gettext's xgettext: apt-get install gettext), translate the new entries, then `make install`.
+messages: install-dev
+	$(LOCAL) $(PY) manage.py makemessages --locale es --locale fr --no-obsolete --add-location file --ignore '.venv/*' --ignore 'staticfiles/*' --ignore 'bench/*' --ignore 'tests/*' --extension html,txt,py,svg
+	$(PY) -m ccai.compile_messages
 
 db-stop:
 	$(PY) -m ccai.embedded_postgres stop

@@ -26,7 +26,7 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
@@ -36,10 +36,12 @@ from pledges.forms import clean_text
 from pledges.mailboxes import InvalidAddress, canonical_mailbox
 from pledges.models import (
     EMAIL_DOMAIN,
+    TRANSLATION_LANGUAGES,
     TRIAGE_ORDER,
     AboutPage,
     BulkModerationJob,
     Guild,
+    LetterTranslation,
     LetterVersion,
     ModerationEvent,
     Profession,
@@ -57,6 +59,9 @@ admin.site.site_title = "CCAI staff"
 def _has_nul(request: HttpRequest) -> bool:
     # PostgreSQL refuses NUL in text; a filter or search carrying one would otherwise be a 500.
     return any("\x00" in key or "\x00" in value for key, values in request.GET.lists() for value in values)
+
+
+NOTE_INVISIBLE = "The note contains invisible or control characters. Please type it plainly."
 
 
 class CappedCountPaginator(Paginator):
@@ -355,7 +360,7 @@ class VerifyForm(forms.Form):
     )
 
     def clean_note(self) -> str:
-        return clean_text(self.cleaned_data["note"], label="The note")
+        return clean_text(self.cleaned_data["note"], invisible_characters_message=NOTE_INVISIBLE)
 
 
 class NamesakeForm(forms.Form):
@@ -367,7 +372,7 @@ class NamesakeForm(forms.Form):
     )
 
     def clean_namesake_note(self) -> str:
-        return clean_text(self.cleaned_data["namesake_note"], label="The note")
+        return clean_text(self.cleaned_data["namesake_note"], invisible_characters_message=NOTE_INVISIBLE)
 
 
 @admin.register(Signature)
@@ -382,6 +387,7 @@ class SignatureAdmin(admin.ModelAdmin):
         "reasons",
         "verified_mark",
         "featured",
+        "language",
         "created_at",
         "confirmed_at",
     ]
@@ -397,6 +403,7 @@ class SignatureAdmin(admin.ModelAdmin):
         VerifiedFilter,
         "featured",
         "show_publicly",
+        "language",
         ("created_at", admin.DateFieldListFilter),
         ("confirmed_at", admin.DateFieldListFilter),
     ]
@@ -462,6 +469,7 @@ class SignatureAdmin(admin.ModelAdmin):
             {
                 "fields": [
                     "letter_version",
+                    "language",
                     "created_at",
                     "confirmed_at",
                     "moderated_at",
@@ -900,13 +908,29 @@ class WatchedNameAdmin(admin.ModelAdmin):
             )
 
 
+class LetterTranslationInline(admin.StackedInline):
+    model = LetterTranslation
+    fields = ["language", "title", "summary", "body"]
+    extra = 0
+    max_num = len(TRANSLATION_LANGUAGES)
+
+
 @admin.register(LetterVersion)
 class LetterVersionAdmin(admin.ModelAdmin):
-    """Saving an edited letter makes a new version; the old one stays with its signatures."""
+    """Saving an edited letter makes a new version; the old one stays with its signatures.
+    Translations belong to a version: a new version starts with those edited in the same save."""
 
-    list_display = ["title", "is_current", "signed", "created_at", "created_by"]
+    list_display = ["title", "is_current", "signed", "translated_into", "created_at", "created_by"]
     fields = ["title", "summary", "body"]
     list_select_related = ["created_by"]
+    inlines = [LetterTranslationInline]
+
+    @admin.display(description="translations")
+    def translated_into(self, obj: LetterVersion) -> str:
+        return (
+            ", ".join(str(translation.get_language_display()) for translation in obj.translations.all())
+            or "—"
+        )
 
     def get_queryset(self, request):
         # One grouped count over the letter_version index for the page (versions are few).
@@ -915,6 +939,7 @@ class LetterVersionAdmin(admin.ModelAdmin):
             super()
             .get_queryset(request)
             .annotate(signature_count=Count("signatures"), current_pk=Subquery(current))
+            .prefetch_related("translations")
         )
 
     @admin.display(description="current", boolean=True)
@@ -932,7 +957,35 @@ class LetterVersionAdmin(admin.ModelAdmin):
             return
         original = LetterVersion.objects.get(pk=obj.pk)
         revised = original.revise(title=obj.title, summary=obj.summary, body=obj.body, by=request.user)
+        if revised.pk != original.pk:
+            obj.revised_from = original
         obj.pk, obj.created_at, obj.created_by = revised.pk, revised.created_at, revised.created_by
+
+    def save_formset(self, request, form, formset, change):
+        revised_from = getattr(form.instance, "revised_from", None)
+        if formset.model is not LetterTranslation or revised_from is None:
+            return super().save_formset(request, form, formset, change)
+        # The English changed, so this save made a new version. A translation edited in the same
+        # save translates the new text and goes with it; the others stay with the old version,
+        # which they translate, and the new one shows English to their readers until staff add them.
+        carried = []
+        for translated in formset.save(commit=False):
+            LetterTranslation.objects.create(
+                letter_version=form.instance,
+                language=translated.language,
+                title=translated.title,
+                summary=translated.summary,
+                body=translated.body,
+            )
+            carried.append(str(translated.get_language_display()))
+        left = sorted({str(t.get_language_display()) for t in revised_from.translations.all()} - set(carried))
+        if left:
+            self.message_user(
+                request,
+                f"The letter changed, so this is a new version. Its translations into {', '.join(left)} "
+                "were not carried over: they translate the previous text. Add them to this version.",
+                messages.WARNING,
+            )
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
@@ -1063,6 +1116,7 @@ class UpdateAdmin(admin.ModelAdmin):
             name=PREVIEW_NAME,
             unsubscribe_link=f"{settings.SITE_URL}/unsubscribe/…/",
             withdraw_link=f"{settings.SITE_URL}/withdraw/…/",
+            language=translation.get_language(),
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from pledges.mailboxes import InvalidAddress, canonical_mailbox
 from pledges.models import OutgoingEmail, Signature, Update
@@ -17,23 +17,25 @@ from pledges.models import OutgoingEmail, Signature, Update
 logger = logging.getLogger(__name__)
 
 
-def _queue(kind: str, to: str, ctx: dict) -> OutgoingEmail:
-    ctx = {**ctx, "site_url": settings.SITE_URL}
-    subject = render_to_string(f"emails/{kind}-subject.txt", ctx).strip()
-    return OutgoingEmail.objects.create(
-        to=to,
-        mailbox=mailbox_of(to),
-        kind=kind,
-        subject=" ".join(subject.split()),
-        body_text=render_to_string(f"emails/{kind}-body.txt", ctx),
-        body_html=render_to_string(f"emails/{kind}-body.html", ctx),
-    )
+def _queue(kind: str, signature: Signature, ctx: dict) -> OutgoingEmail:
+    # In the signer's language, whatever the language of the request (or the worker) that sends.
+    with translation.override(signature.language):
+        ctx = {**ctx, "site_url": settings.SITE_URL, "language": signature.language}
+        subject = render_to_string(f"emails/{kind}-subject.txt", ctx).strip()
+        return OutgoingEmail.objects.create(
+            to=signature.email,
+            mailbox=mailbox_of(signature.email),
+            kind=kind,
+            subject=" ".join(subject.split()),
+            body_text=render_to_string(f"emails/{kind}-body.txt", ctx),
+            body_html=render_to_string(f"emails/{kind}-body.html", ctx),
+        )
 
 
 def queue_confirmation(signature: Signature) -> OutgoingEmail:
     return _queue(
         "confirmation",
-        signature.email,
+        signature,
         {
             "signature": signature,
             "verify_link": signature.link("verify"),
@@ -46,13 +48,16 @@ def queue_confirmation(signature: Signature) -> OutgoingEmail:
 def queue_already_signed(signature: Signature) -> OutgoingEmail:
     return _queue(
         "already-signed",
-        signature.email,
+        signature,
         {"signature": signature, "withdraw_link": signature.link("withdraw")},
     )
 
 
-def update_content(update: Update, *, body_html: str, name: str, unsubscribe_link: str, withdraw_link: str):
-    """The subject, text and HTML of an update as one signer gets it (each has its own links)."""
+def update_content(
+    update: Update, *, body_html: str, name: str, unsubscribe_link: str, withdraw_link: str, language: str
+):
+    """The subject, text and HTML of an update as one signer gets it (each has its own links):
+    the words around the update in the signer's language, the update as staff wrote it."""
     ctx = {
         "update": update,
         "body_html": body_html,
@@ -60,13 +65,15 @@ def update_content(update: Update, *, body_html: str, name: str, unsubscribe_lin
         "unsubscribe_link": unsubscribe_link,
         "withdraw_link": withdraw_link,
         "site_url": settings.SITE_URL,
+        "language": language,
     }
-    subject = " ".join(render_to_string("emails/update-subject.txt", ctx).split())
-    return (
-        subject,
-        render_to_string("emails/update-body.txt", ctx),
-        render_to_string("emails/update-body.html", ctx),
-    )
+    with translation.override(language):
+        subject = " ".join(render_to_string("emails/update-subject.txt", ctx).split())
+        return (
+            subject,
+            render_to_string("emails/update-body.txt", ctx),
+            render_to_string("emails/update-body.html", ctx),
+        )
 
 
 def unsubscribe_headers(unsubscribe_link: str) -> dict:
@@ -89,6 +96,7 @@ def update_message(
         name=signature.full_name,
         unsubscribe_link=unsubscribe_link,
         withdraw_link=signature.link("withdraw"),
+        language=signature.language,
     )
     message = EmailMultiAlternatives(
         subject,
@@ -105,13 +113,14 @@ def update_message(
 def queue_update_test(update: Update, *, to: str, name: str, body_html: str) -> OutgoingEmail:
     """The update as a signer will get it, to a staff member through the outbox. Its links are
     made for no signature, so they lead to the "not a valid link" page."""
-    stand_in = Signature(full_name=name)
+    stand_in = Signature(full_name=name, language=translation.get_language())
     subject, text, html = update_content(
         update,
         body_html=body_html,
         name=name,
         unsubscribe_link=stand_in.link("unsubscribe"),
         withdraw_link=stand_in.link("withdraw"),
+        language=translation.get_language(),
     )
     return OutgoingEmail.objects.create(
         to=to, kind="update-test", subject=f"[Test] {subject}"[:300], body_text=text, body_html=html

@@ -7,7 +7,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.forms.utils import flatatt
+from django.utils import translation
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from pledges import pages, watchlist
@@ -32,36 +35,41 @@ _URL_LIKE = re.compile(
 )
 
 
-def clean_text(value: str, *, label: str) -> str:
+def clean_text(value: str, *, invisible_characters_message: str) -> str:
     """NFKC-normalise, refuse invisible and control characters, and fold runs of spaces."""
     value = unicodedata.normalize("NFKC", value)
     if "\ufffd" in value or any(
         unicodedata.category(char) in _FORBIDDEN_CATEGORIES and char not in "\t\n\r" for char in value
     ):
-        raise ValidationError(f"{label} contains invisible or control characters. Please type it plainly.")
+        raise ValidationError(invisible_characters_message)
     return " ".join(value.split())
 
 
 def clean_full_name(value: str) -> str:
-    name = clean_text(value, label="Your name")
+    name = clean_text(
+        value,
+        invisible_characters_message=_(
+            "Your name contains invisible or control characters. Please type it plainly."
+        ),
+    )
     if not name:
-        raise ValidationError("Please enter your name.")
+        raise ValidationError(_("Please enter your name."))
     if watchlist.is_only_invisible(name):
         raise ValidationError(
-            "Your name is made only of blank or invisible characters. Please type it in letters."
+            _("Your name is made only of blank or invisible characters. Please type it in letters.")
         )
     # A filler between letters looks like a space, so it becomes one.
     name = " ".join("".join(" " if char in watchlist.INVISIBLE_FILLERS else char for char in name).split())
     if not any(char.isalpha() for char in name):
-        raise ValidationError("Please enter your name in letters.")
+        raise ValidationError(_("Please enter your name in letters."))
     if name[0] in "=+-@":
-        raise ValidationError("A name cannot start with =, +, - or @.")
+        raise ValidationError(_("A name cannot start with =, +, - or @."))
     # No one's name has them, and they are the separator of European spreadsheets and the
     # pipe of DDE formulas ("Bob;=cmd|' /C calc'!A"); exports neutralise them anyway.
     if ";" in name or "|" in name:
-        raise ValidationError("A name cannot contain ; or |.")
+        raise ValidationError(_("A name cannot contain ; or |."))
     if _URL_LIKE.search(name):
-        raise ValidationError("Please enter just your name, without a web address.")
+        raise ValidationError(_("Please enter just your name, without a web address."))
     return name
 
 
@@ -69,30 +77,44 @@ def clean_email(value: str) -> str:
     """Lower-cased, and refused if its domain is a disposable-address service or cannot receive mail."""
     email = unicodedata.normalize("NFKC", value).strip().lower()
     if len(email) > 254:
-        raise ValidationError("That email address is too long.")
+        raise ValidationError(_("That email address is too long."))
     try:
         canonical_mailbox(email)
     except InvalidAddress:
-        raise ValidationError("Please enter a valid email address.") from None
+        raise ValidationError(_("Please enter a valid email address.")) from None
     domain = email.rpartition("@")[2]
     if is_disposable(domain):
-        raise ValidationError("Please use a permanent email address: we cannot accept disposable addresses.")
+        raise ValidationError(
+            _("Please use a permanent email address: we cannot accept disposable addresses.")
+        )
     if settings.EMAIL_DOMAIN_CHECK and not can_receive_mail(domain):
-        raise ValidationError(f"{domain} cannot receive email. Please check the address.")
+        raise ValidationError(
+            _("%(domain)s cannot receive email. Please check the address."), params={"domain": domain}
+        )
     return email
 
 
 def clean_credit(value: str) -> str:
-    credit = clean_text(value, label="Your credit")
+    credit = clean_text(
+        value,
+        invisible_characters_message=_(
+            "Your credit contains invisible or control characters. Please type it plainly."
+        ),
+    )
     if credit and credit[0] in "=+-@":
-        raise ValidationError("A credit cannot start with =, +, - or @.")
+        raise ValidationError(_("A credit cannot start with =, +, - or @."))
     return credit
 
 
-@functools.cache
 def country_choices() -> list[tuple[str, str]]:
-    # Resolved once: the names are lazy translations, and the site speaks one language.
-    return [("", "Prefer not to say"), *((code, str(name)) for code, name in countries)]
+    return _country_choices(translation.get_language())
+
+
+@functools.cache
+def _country_choices(language: str) -> list[tuple[str, str]]:
+    # Resolved once per language: the names are lazy translations, sorted in the reader's language.
+    with translation.override(language):
+        return [("", gettext("Prefer not to say")), *((code, str(name)) for code, name in countries)]
 
 
 class CountryChoiceField(forms.ChoiceField):
@@ -126,7 +148,14 @@ class LongSelect(forms.Select):
         )
 
 
-class RecentProfessionField(forms.ModelChoiceField):
+class NamedChoiceField(forms.ModelChoiceField):
+    """A choice of profession or guild, labelled in the reader's language."""
+
+    def label_from_instance(self, obj) -> str:
+        return obj.display_name
+
+
+class RecentProfessionField(NamedChoiceField):
     """A profession by slug, checked against this process's recent copy of the choices
     (pages.choices, at most PUBLIC_CACHE_SECONDS old) rather than a query per submission."""
 
@@ -142,6 +171,9 @@ class RecentProfessionField(forms.ModelChoiceField):
 
 class RecentGuildsField(forms.ModelMultipleChoiceField):
     """Guilds by slug, checked as RecentProfessionField checks a profession."""
+
+    def label_from_instance(self, obj) -> str:
+        return obj.display_name
 
     def _check_values(self, value):
         try:
@@ -160,64 +192,64 @@ class RecentGuildsField(forms.ModelMultipleChoiceField):
 
 class SignForm(forms.Form):
     full_name = forms.CharField(
-        label="Full name",
+        label=_("Full name"),
         max_length=NAME_MAX_LENGTH,
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
-        error_messages={"required": "Please enter your name."},
+        error_messages={"required": _("Please enter your name.")},
     )
     email = forms.EmailField(
-        label="Email address",
+        label=_("Email address"),
         max_length=254,
-        help_text="We email you a link to confirm your signature. Never shown publicly.",
+        help_text=_("We email you a link to confirm your signature. Never shown publicly."),
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
         error_messages={
-            "required": "Please enter your email address.",
-            "invalid": "Please enter a valid email address.",
+            "required": _("Please enter your email address."),
+            "invalid": _("Please enter a valid email address."),
         },
     )
     profession = RecentProfessionField(
-        label="Profession",
+        label=_("Profession"),
         queryset=Profession.objects.all(),
         to_field_name="slug",
-        empty_label="Choose one…",
+        empty_label=_("Choose one…"),
         error_messages={
-            "required": "Please choose your profession.",
-            "invalid_choice": "Please choose a profession from the list.",
+            "required": _("Please choose your profession."),
+            "invalid_choice": _("Please choose a profession from the list."),
         },
     )
     guilds = RecentGuildsField(
-        label="Guilds and unions",
+        label=_("Guilds and unions"),
         queryset=Guild.objects.all(),
         to_field_name="slug",
         required=False,
         widget=forms.CheckboxSelectMultiple,
         error_messages={
-            "invalid_choice": "Please choose guilds from the list.",
-            "invalid_pk_value": "Please choose guilds from the list.",
+            "invalid_choice": _("Please choose guilds from the list."),
+            "invalid_pk_value": _("Please choose guilds from the list."),
         },
     )
     credit = forms.CharField(
-        label="Notable credit, company or channel",
+        label=_("Notable credit, company or channel"),
         max_length=CREDIT_MAX_LENGTH,
         required=False,
-        help_text="Optional. Shown next to your name if you appear on the public list.",
+        help_text=_("Optional. Shown next to your name if you appear on the public list."),
     )
     country = CountryChoiceField(
-        label="Country",
+        label=_("Country"),
         # A callable: the ~250 choices are then not deep-copied for every form instance.
         choices=country_choices,
         widget=LongSelect,
         required=False,
-        error_messages={"invalid_choice": "Please choose a country from the list."},
+        error_messages={"invalid_choice": _("Please choose a country from the list.")},
     )
     show_publicly = forms.BooleanField(
-        label="Show my name on the public list of signatories", required=False, initial=True
+        label=_("Show my name on the public list of signatories"), required=False, initial=True
     )
     updates_opt_in = forms.BooleanField(
-        label="The coalition may email me news about this campaign", required=False, initial=False
+        label=_("The coalition may email me news about this campaign"), required=False, initial=False
     )
     # A honeypot: hidden from people by CSS, filled in by naive bots.
-    website = forms.CharField(label="Leave this field empty", required=False, max_length=200)
+    website = forms.CharField(label=_("Leave this field empty"), required=False, max_length=200)
 
     # Under "Add details (optional)", closed unless one of them has an error.
     OPTIONAL_DETAILS = ("guilds", "credit", "country")
@@ -251,33 +283,38 @@ class SignForm(forms.Form):
 class SignatoryFilterForm(forms.Form):
     """The public list's query string: ?q=, ?guild=, ?profession= and the page key ?after=."""
 
-    q = forms.CharField(label="Search names", max_length=100, required=False)
-    guild = forms.ModelChoiceField(
-        label="Guild",
+    q = forms.CharField(label=_("Search names"), max_length=100, required=False)
+    guild = NamedChoiceField(
+        label=_("Guild"),
         queryset=Guild.objects.all(),
         to_field_name="slug",
         required=False,
-        empty_label="Any guild",
-        error_messages={"invalid_choice": "There is no such guild."},
+        empty_label=_("Any guild"),
+        error_messages={"invalid_choice": _("There is no such guild.")},
     )
-    profession = forms.ModelChoiceField(
-        label="Profession",
+    profession = NamedChoiceField(
+        label=_("Profession"),
         queryset=Profession.objects.all(),
         to_field_name="slug",
         required=False,
-        empty_label="Any profession",
-        error_messages={"invalid_choice": "There is no such profession."},
+        empty_label=_("Any profession"),
+        error_messages={"invalid_choice": _("There is no such profession.")},
     )
     verified = forms.ChoiceField(
-        label="Verified",
-        choices=[("", "Everyone"), ("1", "Verified signatories only")],
+        label=_("Verified"),
+        choices=[("", _("Everyone")), ("1", _("Verified signatories only"))],
         required=False,
-        error_messages={"invalid_choice": "Use verified=1 for verified signatories only."},
+        error_messages={"invalid_choice": _("Use verified=1 for verified signatories only.")},
     )
     after = forms.CharField(required=False, max_length=1000, widget=forms.HiddenInput)
 
     def clean_q(self) -> str:
-        return clean_text(self.cleaned_data["q"], label="The search")
+        return clean_text(
+            self.cleaned_data["q"],
+            invisible_characters_message=_(
+                "The search contains invisible or control characters. Please type it plainly."
+            ),
+        )
 
     def clean_after(self):
         token = self.cleaned_data["after"]
@@ -286,7 +323,9 @@ class SignatoryFilterForm(forms.Form):
         try:
             return PublicListKey.decode(token)
         except (ValueError, TypeError):
-            raise ValidationError("That page link does not work; start again from the first page.") from None
+            raise ValidationError(
+                _("That page link does not work; start again from the first page.")
+            ) from None
 
 
 class ImportRowForm(forms.Form):
@@ -339,7 +378,11 @@ class ImportRowForm(forms.Form):
         return value
 
     def clean_verification_note(self) -> str:
-        return clean_text(self.cleaned_data["verification_note"], label="The verification note")
+        return clean_text(
+            self.cleaned_data["verification_note"],
+            invisible_characters_message="The verification note contains invisible or control characters. "
+            "Please type it plainly.",
+        )
 
     def clean_featured(self) -> bool:
         value = self.cleaned_data["featured"].strip().lower()

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from django.contrib.humanize.templatetags.humanize import intcomma
+from django.utils import dateformat
+from django.utils.translation import ngettext
 
 # Approximate advance widths of Verdana/DejaVu Sans at 11 px. The badge's text also carries
 # textLength, so that it fills exactly this width whichever font the viewer has.
@@ -66,9 +68,9 @@ class Badge:
 
 
 def signatures_badge(count: int) -> Badge:
-    return Badge(
-        label="Creators Coalition on AI", value=f"{intcomma(count)} signature{'s' if count != 1 else ''}"
-    )
+    """The badge in the active language ("12,345 signatures", "12.345 firmas")."""
+    value = ngettext("%(count)s signature", "%(count)s signatures", count) % {"count": intcomma(count)}
+    return Badge(label="Creators Coalition on AI", value=value)
 
 
 @dataclass(frozen=True)
@@ -136,8 +138,8 @@ def axis_number(value: int) -> str:
 
 
 def short_date(iso: str) -> str:
-    day = date.fromisoformat(iso)
-    return f"{day.day} {day:%b}"
+    """ "21 Nov", with the month's name in the active language."""
+    return dateformat.format(date.fromisoformat(iso), "j M")
 
 
 def history_chart(history: list[dict], width: int = 640, height: int = 260) -> Chart:

@@ -26,6 +26,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import resolve, reverse
 from django.utils.datastructures import MultiValueDict
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_protect
 
 # Every page that takes a POST takes a web form; multipart too, since that is what RFC 8058's
@@ -57,9 +58,11 @@ class RequestBodyLimits:
                 return _refuse(
                     request,
                     411,
-                    "Please send the form again",
-                    "Your browser did not say the size of what it sent, and this site only takes "
-                    "forms whose size it knows in advance. Go back and send the form again.",
+                    _("Please send the form again"),
+                    _(
+                        "Your browser did not say the size of what it sent, and this site only takes "
+                        "forms whose size it knows in advance. Go back and send the form again."
+                    ),
                 )
             return self.get_response(request)
         try:
@@ -73,18 +76,23 @@ class RequestBodyLimits:
             return _refuse(
                 request,
                 413,
-                "That was too large to send",
-                f"What your browser sent is too large: forms on this site are at most {limit_kb} KB, "
-                "and they take no files. Go back, check what you typed, and send it again.",
+                _("That was too large to send"),
+                _(
+                    "What your browser sent is too large: forms on this site are at most %(limit_kb)s KB, "
+                    "and they take no files. Go back, check what you typed, and send it again."
+                )
+                % {"limit_kb": limit_kb},
             )
         content_type = request.content_type or ""
         if length and content_type not in FORM_TYPES:
             return _refuse(
                 request,
                 415,
-                "This address takes a form",
-                "This address takes a form sent from a page on this site, not a file or other data. "
-                "Go back to the page and send the form there.",
+                _("This address takes a form"),
+                _(
+                    "This address takes a form sent from a page on this site, not a file or other data. "
+                    "Go back to the page and send the form there."
+                ),
             )
         return self.get_response(request)
 

@@ -21,6 +21,7 @@ from django.db.models import Count, F, Func, Q, Value
 from django.db.models.functions import Lower, TruncDate
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext, gettext_noop
 from django_countries.fields import CountryField
 
 from pledges import watchlist
@@ -73,11 +74,86 @@ class LetterVersion(models.Model):
         return render_markdown(self.body)
 
     def revise(self, *, title: str, body: str, summary: str | None = None, by=None) -> "LetterVersion":
-        """Editing the letter makes a new version; signatures keep the version they signed."""
+        """Editing the letter makes a new version; signatures keep the version they signed.
+        Its translations stay with the old version: they translate the old text."""
         summary = self.summary if summary is None else summary
         if (title, summary, body) == (self.title, self.summary, self.body):
             return self
         return LetterVersion.objects.create(title=title, summary=summary, body=body, created_by=by)
+
+    language = settings.LANGUAGE_CODE  # every version is written in English; see LetterTranslation
+    is_translation = False
+
+    def in_language(self, language: str) -> "LetterVersion | LetterTranslation":
+        """The text to show a reader of `language`: its translation if staff have added one,
+        else this original."""
+        if language == self.language:
+            return self
+        return self.translations.filter(language=language).first() or self
+
+
+# The languages a letter can be translated into: every language of the site but the original's.
+TRANSLATION_LANGUAGES = [(code, name) for code, name in settings.LANGUAGES if code != settings.LANGUAGE_CODE]
+
+
+class LetterTranslation(models.Model):
+    """A translation of one letter version, added by staff. The English version stays the text
+    that counts; the page says so beside a translation."""
+
+    letter_version = models.ForeignKey(LetterVersion, on_delete=models.CASCADE, related_name="translations")
+    language = models.CharField(max_length=10, choices=TRANSLATION_LANGUAGES)
+    title = models.CharField(max_length=200)
+    summary = models.CharField(
+        max_length=400, help_text="The original's one-sentence summary, translated (a little longer is fine)."
+    )
+    body = models.TextField(help_text="Markdown, as the original's: keep its headings and paragraphs.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    is_translation = True
+
+    class Meta:
+        ordering = ["language"]
+        constraints = [
+            models.UniqueConstraint(fields=["letter_version", "language"], name="letter_translation_unique"),
+            models.CheckConstraint(
+                condition=Q(language__in=[code for code, _ in TRANSLATION_LANGUAGES]),
+                name="letter_translation_language_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_language_display()}: {self.title}"
+
+    @property
+    def body_html(self) -> str:
+        return render_markdown(self.body)
+
+    @property
+    def original(self) -> LetterVersion:
+        return self.letter_version
+
+    @property
+    def created_by(self):
+        return self.letter_version.created_by
+
+
+# The names the first migration gives the professions and guilds, here so that makemessages
+# finds them: a page shows such a name in the reader's language (one staff add shows as typed).
+SEEDED_CHOICE_NAMES = [
+    gettext_noop("Actor / performer"),
+    gettext_noop("Writer"),
+    gettext_noop("Director"),
+    gettext_noop("Producer"),
+    gettext_noop("Executive"),
+    gettext_noop("Below-the-line crew"),
+    gettext_noop("Online video creator"),
+    gettext_noop("Podcaster"),
+    gettext_noop("Newsletter writer / journalist"),
+    gettext_noop("Musician"),
+    gettext_noop("Visual artist"),
+    gettext_noop("Technologist"),
+    gettext_noop("Other"),
+]
 
 
 class Guild(models.Model):
@@ -91,6 +167,11 @@ class Guild(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def display_name(self) -> str:
+        """The name in the active language (see SEEDED_CHOICE_NAMES)."""
+        return gettext(self.name) if self.name else self.name
+
 
 class Profession(models.Model):
     slug = models.SlugField(unique=True)
@@ -102,6 +183,11 @@ class Profession(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def display_name(self) -> str:
+        """The name in the active language (see SEEDED_CHOICE_NAMES)."""
+        return gettext(self.name) if self.name else self.name
 
 
 class SignatureQuerySet(models.QuerySet):
@@ -369,6 +455,13 @@ class Signature(models.Model):
     country = CountryField(blank=True)
     show_publicly = models.BooleanField(default=True)
     updates_opt_in = models.BooleanField(default=False)
+    # The language the letter was signed in: every email to the signer speaks it.
+    language = models.CharField(
+        max_length=10,
+        choices=settings.LANGUAGES,
+        default=settings.LANGUAGE_CODE,
+        db_default=settings.LANGUAGE_CODE,
+    )
     featured = models.BooleanField(default=False)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     flags = ArrayField(models.CharField(max_length=20, choices=Flag.choices), default=list, blank=True)
@@ -487,6 +580,10 @@ class Signature(models.Model):
                 | Q(namesake=True),
                 name="signature_watchlist_approved_by_decision",
             ),
+            models.CheckConstraint(
+                condition=Q(language__in=[code for code, _ in settings.LANGUAGES]),
+                name="signature_language_valid",
+            ),
             # A journalist quotes a featured name with what the person is known for.
             models.CheckConstraint(
                 condition=Q(featured=False) | ~Q(credit=""), name="signature_featured_has_credit"
@@ -521,6 +618,13 @@ class Signature(models.Model):
                 fields=["created_at", "id"], condition=~Q(flags=[]), name="signature_flagged_created"
             ),
             GinIndex(fields=["flags"], name="signature_flags"),
+            # The admin's language filter. English is most signatures, and the created_at index
+            # serves it; the others are few, and an index of just them costs English signing nothing.
+            models.Index(
+                fields=["language", "created_at"],
+                condition=~Q(language="en"),
+                name="signature_language_created",
+            ),
             # The moderation queue in triage order (TRIAGE_ORDER).
             models.Index(
                 Func(F("flags"), template="(%(expressions)s = '{}')"),
@@ -650,7 +754,8 @@ class Signature(models.Model):
         return signature
 
     def link(self, purpose: str) -> str:
-        return f"{settings.SITE_URL}/{purpose}/{self.make_token(purpose)}/"
+        # In the signer's language, on whichever device the email is opened.
+        return f"{settings.SITE_URL}/{purpose}/{self.make_token(purpose)}/?lang={self.language}"
 
     def public_list_key(self) -> "PublicListKey":
         return PublicListKey(self.featured, self.search_name, self.created_at)
@@ -662,10 +767,10 @@ class Signature(models.Model):
         if not self.show_publicly or self.status not in {S.PENDING, S.CONFIRMED, S.APPROVED}:
             return ""
         if self.status == S.APPROVED:
-            return "Your name is now on the public list."
+            return gettext("Your name is now on the public list.")
         if self.status == S.PENDING and not self.flags and SigningStatus.current().publishes_at_once:
-            return "Your name will appear on the public list as soon as you confirm."
-        return "Your name will appear on the public list once our staff have reviewed it."
+            return gettext("Your name will appear on the public list as soon as you confirm.")
+        return gettext("Your name will appear on the public list once our staff have reviewed it.")
 
     @property
     def receives_updates(self) -> bool:
@@ -1250,7 +1355,7 @@ class WatchedNameKey(models.Model):
 class SigningStatus(models.Model):
     """One row: whether staff have paused signing, and what the letter page then says."""
 
-    DEFAULT_MESSAGE = "Signing is paused for the moment. Please come back later."
+    DEFAULT_MESSAGE = gettext_noop("Signing is paused for the moment. Please come back later.")
 
     class Publication(models.TextChoices):
         MODERATED = "moderated", "Every name waits for a moderator"
@@ -1287,6 +1392,12 @@ class SigningStatus(models.Model):
 
     def __str__(self) -> str:
         return "Signing is paused" if self.paused else "Signing is open"
+
+    @property
+    def public_message(self) -> str:
+        """The message for the letter page: the default one in the reader's language, one that
+        staff wrote as they wrote it."""
+        return gettext(self.message) if self.message == self.DEFAULT_MESSAGE else self.message
 
     @property
     def publishes_at_once(self) -> bool:

@@ -23,7 +23,15 @@ from django.utils.translation import get_language
 
 from pledges.figures import live_figures
 from pledges.graphics import history_chart, signatures_badge
-from pledges.models import AboutPage, Guild, LetterVersion, Profession, Signature, SigningStatus
+from pledges.models import (
+    AboutPage,
+    Guild,
+    LetterTranslation,
+    LetterVersion,
+    Profession,
+    Signature,
+    SigningStatus,
+)
 from pledges.snapshots import Snapshot
 
 # Replaced in tests to move time on.
@@ -80,8 +88,11 @@ choices: Recent = Recent(_choices)
 
 
 def letter_context(form) -> dict:
+    letter = current_letter.get()
     return {
-        "letter": current_letter.get(),
+        "letter": letter,
+        # The reader's translation, or the original (LetterVersion.in_language).
+        "text": letter.in_language(get_language()) if letter else None,
         "form": form,
         "counts": live_figures.get().data["count"],
         "featured": list(Signature.objects.featured().select_related("profession")[:12]),
@@ -159,6 +170,6 @@ press_page = PageForEveryone("pledges/press.html", _press_context)
 
 # Not Signature: every new signature would throw the page away. Featured names change through
 # update() anyway, and show within the bound.
-for _model in (LetterVersion, SigningStatus, Guild, Profession, AboutPage):
+for _model in (LetterVersion, LetterTranslation, SigningStatus, Guild, Profession, AboutPage):
     post_save.connect(Recent.forget_all, sender=_model, dispatch_uid=f"pages-forget-{_model.__name__}")
     post_delete.connect(Recent.forget_all, sender=_model, dispatch_uid=f"pages-forget-del-{_model.__name__}")

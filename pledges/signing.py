@@ -1,6 +1,7 @@
 """Signing the letter: store the signature and the email it causes, in one transaction; and
 resending the confirmation email."""
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from pledges import emails, pages, watchlist
@@ -45,6 +46,7 @@ def sign(
     updates_opt_in: bool = False,
     ip_hash: str = "",
     flags=(),
+    language: str = settings.LANGUAGE_CODE,
 ) -> Signature:
     """Sign, or sign again. The caller shows the same page either way, so that the page never
     reveals whether an address has signed; the email tells the owner what happened.
@@ -62,6 +64,7 @@ def sign(
         "flags": sorted(set(flags) | review_flags_found),
         "watchlist_match": watched,
         "letter_version": pages.current_letter.get(),
+        "language": language,
     }
     while True:
         try:

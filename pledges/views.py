@@ -6,7 +6,9 @@ from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.http import urlencode
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_ratelimit.core import is_ratelimited
@@ -19,6 +21,7 @@ from pledges.figures import count_snapshot, live_figures_snapshot
 from pledges.forms import SignatoryFilterForm, SignForm
 from pledges.graphics import signatures_badge
 from pledges.ip_hashing import hash_ip
+from pledges.languages import language_independent
 from pledges.models import PUBLIC_ORDER, AboutPage, Signature, SigningStatus
 from pledges.signing import sign as sign_letter
 from pledges.snapshots import Snapshot, http_cache_control
@@ -85,10 +88,12 @@ def too_many_requests(request: HttpRequest, exception: Exception) -> HttpRespons
 def admin_login_locked_out(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
     """django-axes' lockout page: the username is locked for this connection only."""
     ctx = {
-        "title": "Too many failed sign-ins",
-        "message": "Too many wrong passwords were tried for this username from your connection, "
-        "so it cannot sign in from here for a while. Please try again later, or ask another "
-        "administrator to unlock it.",
+        "title": gettext("Too many failed sign-ins"),
+        "message": gettext(
+            "Too many wrong passwords were tried for this username from your connection, "
+            "so it cannot sign in from here for a while. Please try again later, or ask another "
+            "administrator to unlock it."
+        ),
     }
     return render(request, "request_refused.html", ctx, status=429)
 
@@ -126,6 +131,7 @@ def sign(request: HttpRequest) -> HttpResponse:
         updates_opt_in=data["updates_opt_in"],
         ip_hash=client_hash(request),
         flags=flags,
+        language=translation.get_language(),
     )
     return redirect("pledges:thanks")
 
@@ -208,6 +214,7 @@ def _open_to_other_sites(response: HttpResponse, snapshot: Snapshot) -> HttpResp
     return response
 
 
+@language_independent
 @require_safe
 def api_count(request: HttpRequest) -> HttpResponse:
     snapshot = live_figures_snapshot()
@@ -215,6 +222,7 @@ def api_count(request: HttpRequest) -> HttpResponse:
     return _open_to_other_sites(response, snapshot)
 
 
+@language_independent
 @require_safe
 def api_history(request: HttpRequest) -> HttpResponse:
     snapshot = live_figures_snapshot()
@@ -296,6 +304,7 @@ def signatories(request: HttpRequest) -> HttpResponse:
     return render(request, "pledges/signatories.html", ctx)
 
 
+@language_independent
 @require_GET
 def signatories_csv(request: HttpRequest) -> HttpResponse:
     form = SignatoryFilterForm(request.GET)
@@ -337,6 +346,7 @@ def about(request: HttpRequest) -> HttpResponse:
     return render(request, "pledges/about.html", {"about": AboutPage.current()})
 
 
+@language_independent
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     try:

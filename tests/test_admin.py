@@ -23,6 +23,34 @@ CHANGELIST = "/admin/pledges/signature/"
 QUEUE = "/admin/pledges/queuedsignature/"
 
 
+def letter_form(letter: LetterVersion, translations: dict | None = None, **changes) -> dict:
+    """The letter's admin form as a browser posts it: the letter's fields and its translations
+    inline (each as it is, or as `translations` changes it; a new language adds a form)."""
+    current = {t.language: t for t in letter.translations.all()}
+    rows = [
+        {"id": t.pk, "language": t.language, "title": t.title, "summary": t.summary, "body": t.body}
+        for t in current.values()
+    ]
+    for language, fields in (translations or {}).items():
+        row = next((row for row in rows if row["language"] == language), None)
+        if row is None:
+            rows.append(row := {"id": "", "language": language, "title": "", "summary": "", "body": ""})
+        row.update(fields)
+    data = {"title": letter.title, "summary": letter.summary, "body": letter.body, **changes}
+    data.update(
+        {
+            "translations-TOTAL_FORMS": len(rows),
+            "translations-INITIAL_FORMS": len(current),
+            "translations-MIN_NUM_FORMS": 0,
+            "translations-MAX_NUM_FORMS": 1000,
+        }
+    )
+    for index, row in enumerate(rows):
+        data.update({f"translations-{index}-{key}": value for key, value in row.items()})
+        data[f"translations-{index}-letter_version"] = letter.pk
+    return data
+
+
 @pytest.fixture
 def moderator() -> User:
     user = User.objects.create_user("mo", "mo@coalition.example", "a-long-password-1", is_staff=True)
@@ -182,7 +210,7 @@ def test_moderator_cannot_edit_signature_fields_or_the_letter(mod_client):
     assert (signature.full_name, signature.status) == ("Original Name", S.CONFIRMED)
     letter = LetterVersion.objects.current()
     response = mod_client.post(
-        f"/admin/pledges/letterversion/{letter.pk}/change/", {"title": "X", "body": "Y"}
+        f"/admin/pledges/letterversion/{letter.pk}/change/", letter_form(letter, title="X", body="Y")
     )
     assert response.status_code == 403
     assert LetterVersion.objects.count() == 1
@@ -336,7 +364,9 @@ def test_bad_letter_edits_get_a_form_error_and_make_no_version(admin_client_):
         {"title": "T\x00", "body": "x"},
         {"title": "x" * 300, "body": "b"},
     ):
-        response = admin_client_.post(f"/admin/pledges/letterversion/{letter.pk}/change/", data)
+        response = admin_client_.post(
+            f"/admin/pledges/letterversion/{letter.pk}/change/", letter_form(letter, **data)
+        )
         assert response.status_code == 200 and "errornote" in response.content.decode()
     assert LetterVersion.objects.count() == 1
 
@@ -345,8 +375,7 @@ def test_editing_the_letter_makes_a_new_version_and_signatures_keep_theirs(admin
     old = LetterVersion.objects.current()
     signature = make_signature(status=S.CONFIRMED)
     response = admin_client_.post(
-        f"/admin/pledges/letterversion/{old.pk}/change/",
-        {"title": old.title, "summary": old.summary, "body": old.body + "\n\nP.S."},
+        f"/admin/pledges/letterversion/{old.pk}/change/", letter_form(old, body=old.body + "\n\nP.S.")
     )
     assert response.status_code == 302
     new = LetterVersion.objects.current()
@@ -413,3 +442,65 @@ def test_a_moderator_clears_a_mixed_queue_and_the_public_list_shows_exactly_the_
     html = client.get("/signatories/").content.decode()
     names = re.findall(r'class="signatory-name">([^<]+)<', html)
     assert names == ["Keeps Public"]
+
+
+def test_signatures_show_and_filter_by_the_language_they_were_signed_in(mod_client):
+    make_signature(full_name="Ana Español", language="es")
+    make_signature(full_name="Anne Français", language="fr")
+    make_signature(full_name="Ann English")
+    html = mod_client.get(CHANGELIST).content.decode()
+    assert "column-language" in html and "Spanish" in html
+    spanish = mod_client.get(CHANGELIST + "?language__exact=es").content.decode()
+    assert "Ana Español" in spanish and "Anne Français" not in spanish and "Ann English" not in spanish
+    page = mod_client.get(f"{CHANGELIST}{Signature.objects.get(language='fr').pk}/change/").content.decode()
+    assert "French" in page and 'name="language"' not in page  # shown, not editable
+
+
+def test_staff_add_a_translation_to_the_current_letter_version(admin_client_, client):
+    letter = LetterVersion.objects.current()
+    letter.translations.filter(language="fr").delete()
+    response = admin_client_.post(
+        f"/admin/pledges/letterversion/{letter.pk}/change/",
+        letter_form(
+            letter, {"fr": {"title": "Une lettre", "summary": "Un résumé.", "body": "Un paragraphe."}}
+        ),
+    )
+    assert response.status_code == 302
+    assert LetterVersion.objects.count() == 1  # the English did not change: no new version
+    assert letter.translations.get(language="fr").title == "Une lettre"
+    assert "<h1>Une lettre</h1>" in client.get("/", headers={"accept-language": "fr"}).content.decode()
+
+
+def test_a_second_translation_into_one_language_is_refused(admin_client_):
+    letter = LetterVersion.objects.current()
+    data = letter_form(letter)
+    data.update(
+        {
+            "translations-TOTAL_FORMS": 3,
+            "translations-2-language": "es",
+            "translations-2-title": "Otra",
+            "translations-2-body": "Otro texto.",
+            "translations-2-letter_version": letter.pk,
+        }
+    )
+    response = admin_client_.post(f"/admin/pledges/letterversion/{letter.pk}/change/", data)
+    assert response.status_code == 200 and "errornote" in response.content.decode()
+    assert letter.translations.filter(language="es").count() == 1
+
+
+def test_a_new_version_takes_the_translations_edited_with_it_and_leaves_the_others(admin_client_):
+    old = LetterVersion.objects.current()
+    old_spanish = old.translations.get(language="es").body
+    response = admin_client_.post(
+        f"/admin/pledges/letterversion/{old.pk}/change/",
+        letter_form(old, {"es": {"body": old_spanish + "\n\nP.D."}}, body=old.body + "\n\nP.S."),
+        follow=True,
+    )
+    new = LetterVersion.objects.current()
+    assert new.pk != old.pk
+    assert [t.language for t in new.translations.all()] == ["es"]
+    assert new.translations.get().body.endswith("P.D.")
+    # The old version keeps its own translations as they were: they translate its text.
+    assert old.translations.get(language="es").body == old_spanish
+    assert old.translations.filter(language="fr").exists()
+    assert "translations into French were not carried over" in response.content.decode()

@@ -133,7 +133,8 @@ def start_smtp(port: int) -> tuple[Controller, Inbox]:
 
 def link_in(message: EmailMessage, purpose: str) -> str:
     text = message.get_body(("plain",)).get_content()
-    match = re.search(rf"https?://\S+/{purpose}/[^/\s]+/", text)
+    # The link names the signer's language (?lang=), so that it opens in it on any device.
+    match = re.search(rf"https?://\S+/{purpose}/[^/\s]+/(\?lang=[a-z-]+)?", text)
     assert match, f"no {purpose} link in:\n{text}"
     return match.group(0)
 

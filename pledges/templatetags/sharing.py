@@ -7,10 +7,12 @@ from django import template
 from django.conf import settings
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 register = template.Library()
 
-SHARE_TEXT = (
+SHARE_TEXT = _(
     "I signed the Creators Coalition on AI's open letter asking for enforceable rules on how AI "
     "is trained and used in creative work. Add your name:"
 )
@@ -31,9 +33,11 @@ def share_links(url: str, text: str = SHARE_TEXT) -> list[dict]:
     """Plain links to each network's own share form: no scripts or pixels from them on our pages."""
     return [
         {
-            "name": "Email",
+            "name": gettext("Email"),
             "href": "mailto:?"
-            + urlencode({"subject": "An open letter on AI", "body": f"{text} {url}"}, quote_via=quote),
+            + urlencode(
+                {"subject": gettext("An open letter on AI"), "body": f"{text} {url}"}, quote_via=quote
+            ),
         },
         {
             "name": "Bluesky",

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("pledges", "0011_bulk_jobs_publication_triage"),
+        ("pledges", "0013_first_letter_translations"),
     ]
 
     operations = [

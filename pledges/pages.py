@@ -115,15 +115,17 @@ class PageForEveryone:
     """A page rendered once per PUBLIC_CACHE_SECONDS per language, and again as soon as the
     figures it shows are refreshed."""
 
-    def __init__(self, template: str, context: Callable[[Snapshot], dict]):
+    def __init__(self, template: str, path: str, context: Callable[[Snapshot], dict]):
         self.template = template
+        self.path = path  # for the language switch and the hreflang alternates
         self.context = context
         self._pages = Recent(self._render)
 
     def _render(self, figures: Snapshot) -> RenderedPage:
         # A token that cannot occur in the page otherwise marks where each visitor's goes.
         marker = f"csrf{secrets.token_hex(16)}"
-        html = render_to_string(self.template, {**self.context(figures), "csrf_token": marker})
+        context = {**self.context(figures), "csrf_token": marker, "page_path": self.path}
+        html = render_to_string(self.template, context)
         return RenderedPage([part.encode() for part in html.split(marker)], figures)
 
     def get(self) -> RenderedPage:
@@ -141,7 +143,7 @@ def _empty_letter_page_context(figures: Snapshot) -> dict:
     return letter_context(SignForm())
 
 
-letter_page = PageForEveryone("pledges/letter.html", _empty_letter_page_context)
+letter_page = PageForEveryone("pledges/letter.html", "/", _empty_letter_page_context)
 
 # Bounded, so that the page costs the same however many names staff feature; the public list
 # shows them all, first.
@@ -165,7 +167,7 @@ def _press_context(figures: Snapshot) -> dict:
     }
 
 
-press_page = PageForEveryone("pledges/press.html", _press_context)
+press_page = PageForEveryone("pledges/press.html", "/press/", _press_context)
 
 
 # Not Signature: every new signature would throw the page away. Featured names change through

@@ -480,7 +480,10 @@ def test_the_default_pause_message_speaks_the_readers_language_and_a_custom_one_
     SigningStatus.objects.update_or_create(pk=1, defaults={"paused": True})
     html = client.get("/", headers={"accept-language": "es"}).content.decode()
     assert "La recogida de firmas está en pausa por el momento." in html
-    SigningStatus.objects.filter(pk=1).update(message="Back on Monday.")
+    # As staff change it in the admin: saving shows at once (pages.py's bound).
+    status = SigningStatus.objects.get(pk=1)
+    status.message = "Back on Monday."
+    status.save()
     html = client.get("/", headers={"accept-language": "es"}).content.decode()
     assert "Back on Monday." in html and 'id="sign">La recogida de firmas está en pausa</h2>' in html
 

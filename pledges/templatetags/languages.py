@@ -1,7 +1,10 @@
 """The language switch and the `hreflang` alternates that every page carries (see languages.py)."""
 
+from types import SimpleNamespace
+
 from django import template
 from django.conf import settings
+from django.http import QueryDict
 from django.urls import Resolver404, resolve, reverse
 from django.utils import translation
 
@@ -22,10 +25,20 @@ def _page_to_return_to(request) -> str:
     return url_in_language(request, None).removeprefix(settings.SITE_URL)
 
 
+def _request_or_page(context):
+    """The request, or for a page rendered once for every visitor (pages.py), a stand-in that
+    knows only the page's path (`page_path` in its context)."""
+    request = context.get("request")
+    if request is None and context.get("page_path"):
+        path = context["page_path"]
+        return SimpleNamespace(path=path, path_info=path, method="GET", GET=QueryDict())
+    return request
+
+
 @register.inclusion_tag("pledges/_language_switch.html", takes_context=True)
 def language_switch(context) -> dict:
     current = translation.get_language()
-    request = context.get("request")
+    request = _request_or_page(context)
     return {
         "next": _page_to_return_to(request) if request else "/",
         "languages": [
@@ -41,7 +54,7 @@ def language_switch(context) -> dict:
 
 @register.inclusion_tag("pledges/_language_alternates.html", takes_context=True)
 def language_alternates(context) -> dict:
-    request = context.get("request")
+    request = _request_or_page(context)
     if request is None:  # a page rendered without its request has no address to give
         return {"alternates": [], "default": None}
     return {

@@ -117,3 +117,35 @@ def smtp_inbox(smtp_port):
     controller, inbox = start_smtp(smtp_port)
     yield inbox
     controller.stop()
+
+
+@pytest.fixture
+def moderator():
+    """A member of the Moderators group, with just the permissions that group has."""
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user("mo", "mo@coalition.example", "a-long-password-1", is_staff=True)
+    user.groups.add(Group.objects.get(name="Moderators"))
+    return user
+
+
+@pytest.fixture
+def mod_client(client, moderator):
+    client.force_login(moderator)
+    return client
+
+
+@pytest.fixture
+def started():
+    """Call it on every process a test starts: they are all stopped when the test ends, pass or fail."""
+    from ccai.testing_servers import stop
+
+    processes = []
+
+    def track(process):
+        processes.append(process)
+        return process
+
+    yield track
+    for process in processes:
+        stop(process)

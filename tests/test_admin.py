@@ -52,19 +52,6 @@ def letter_form(letter: LetterVersion, translations: dict | None = None, **chang
 
 
 @pytest.fixture
-def moderator() -> User:
-    user = User.objects.create_user("mo", "mo@coalition.example", "a-long-password-1", is_staff=True)
-    user.groups.add(Group.objects.get(name="Moderators"))
-    return user
-
-
-@pytest.fixture
-def mod_client(client, moderator):
-    client.force_login(moderator)
-    return client
-
-
-@pytest.fixture
 def admin_client_(client):
     user = User.objects.create_superuser("boss", "boss@coalition.example", "a-long-password-2")
     client.force_login(user)

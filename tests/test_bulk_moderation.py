@@ -36,19 +36,6 @@ QUEUE = "/admin/pledges/queuedsignature/"
 
 
 @pytest.fixture
-def moderator() -> User:
-    user = User.objects.create_user("mo", "mo@coalition.example", "a-long-password-1", is_staff=True)
-    user.groups.add(Group.objects.get(name="Moderators"))
-    return user
-
-
-@pytest.fixture
-def mod_client(client, moderator):
-    client.force_login(moderator)
-    return client
-
-
-@pytest.fixture
 def superuser_client():
     client = Client()
     client.force_login(User.objects.create_superuser("boss", "boss@coalition.example", "a-long-password-2"))

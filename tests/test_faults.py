@@ -17,26 +17,11 @@ from ccai.testing_servers import (
     manage,
     start_gunicorn,
     start_worker,
-    stop,
 )
 from pledges.models import OutgoingEmail
 from tests.utils import free_port, start_smtp
 
 transactional = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-@pytest.fixture
-def started():
-    """Call it on every process a test starts: they are all stopped when the test ends, pass or fail."""
-    processes = []
-
-    def track(process):
-        processes.append(process)
-        return process
-
-    yield track
-    for process in processes:
-        stop(process)
 
 
 def wait_for(condition, timeout: float = 45, what: str = "condition"):

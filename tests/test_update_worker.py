@@ -9,25 +9,12 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from ccai.testing_servers import start_worker, stop
+from ccai.testing_servers import start_worker
 from pledges.models import LetterVersion, Profession, Signature, Update, UpdateDelivery
 from tests.test_faults import wait_for, worker_env
 from tests.utils import free_port, start_smtp
 
 transactional = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-@pytest.fixture
-def started():
-    processes = []
-
-    def track(process):
-        processes.append(process)
-        return process
-
-    yield track
-    for process in processes:
-        stop(process)
 
 
 def opted_in_signers(count: int, prefix: str) -> list[str]:

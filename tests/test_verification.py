@@ -6,7 +6,7 @@ import io
 import re
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
@@ -16,19 +16,6 @@ from tests.utils import make_signature
 pytestmark = pytest.mark.django_db
 
 S = Signature.Status
-
-
-@pytest.fixture
-def moderator() -> User:
-    user = User.objects.create_user("mo", "mo@coalition.example", "a-long-password-1", is_staff=True)
-    user.groups.add(Group.objects.get(name="Moderators"))
-    return user
-
-
-@pytest.fixture
-def mod_client(client, moderator):
-    client.force_login(moderator)
-    return client
 
 
 def verify_url(signature: Signature) -> str:

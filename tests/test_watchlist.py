@@ -4,7 +4,6 @@ parentheticals, joined and hyphenated forms; a name mixing scripts in a word is 
 import re
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
 from pledges.models import ModerationEvent, Signature, WatchedName
@@ -194,19 +193,6 @@ def test_the_same_person_cannot_be_watched_twice(admin_client):
     response = admin_client.post("/admin/pledges/watchedname/add/", {"name": "Portman, Natalie"})
     assert response.status_code == 200 and "already exists on the watchlist" in response.content.decode()
     assert WatchedName.objects.count() == 1
-
-
-@pytest.fixture
-def moderator() -> User:
-    user = User.objects.create_user("mo", "mo@coalition.example", "a-long-password-1", is_staff=True)
-    user.groups.add(Group.objects.get(name="Moderators"))
-    return user
-
-
-@pytest.fixture
-def mod_client(client, moderator):
-    client.force_login(moderator)
-    return client
 
 
 def test_a_newly_watched_name_holds_unmoderated_signatures_and_lists_approved_ones_to_recheck(mod_client):

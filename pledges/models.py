@@ -1072,6 +1072,37 @@ class QueuedSignature(Signature):
         verbose_name_plural = "moderation queue"
 
 
+class Submission(models.Model):
+    """The sign form as it was posted, waiting for the worker (signing.process_submissions) to
+    review it and make or update the signature and its email. The request stores only this row,
+    the same one whether the address is new, pending or confirmed, so that neither its answer nor
+    its timing tells who has signed. Deleted once processed."""
+
+    received_at = models.DateTimeField(default=timezone.now)
+    full_name = models.CharField(max_length=NAME_MAX_LENGTH)
+    email = models.EmailField()
+    profession = models.ForeignKey(Profession, on_delete=models.PROTECT, related_name="+")
+    # Guild ids, not a many-to-many: a submission lives for seconds, and one INSERT stores it.
+    guild_ids = ArrayField(models.PositiveIntegerField(), default=list, blank=True)
+    credit = models.CharField(max_length=CREDIT_MAX_LENGTH, blank=True)
+    country = CountryField(blank=True)
+    show_publicly = models.BooleanField(default=True)
+    updates_opt_in = models.BooleanField(default=False)
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE)
+    # The letter the signer read; the flags the request could see (past the IP soft limit).
+    letter_version = models.ForeignKey(LetterVersion, on_delete=models.PROTECT, related_name="+")
+    ip_hash = models.CharField(max_length=64, blank=True)
+    flags = ArrayField(
+        models.CharField(max_length=20, choices=SignatureFlag.choices), default=list, blank=True
+    )
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"submission #{self.pk} of {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
 class ModerationAction(models.TextChoices):
     """ModerationEvent.Action (out here for the same reason as SignatureStatus)."""
 

@@ -1,13 +1,19 @@
-"""Signing the letter: store the signature and the email it causes, in one transaction; and
-resending the confirmation email."""
+"""Signing the letter. The request stores the form as a Submission (`submit`); the worker
+(`process_submissions`) reviews it and stores the signature and the email it causes, in one
+transaction, so that no confirmation link leaves unreviewed. Also: resending the confirmation email."""
+
+import logging
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from pledges import emails, pages, watchlist
 from pledges import review as review_checks
-from pledges.mailboxes import canonical_mailbox
-from pledges.models import ModerationEvent, Signature, WatchedName
+from pledges.mailboxes import InvalidAddress, canonical_mailbox
+from pledges.models import Guild, ModerationEvent, Signature, Submission, WatchedName
+
+logger = logging.getLogger(__name__)
 
 
 def review(*, full_name: str, email: str, ip_hash: str) -> tuple[set[str], WatchedName | None]:
@@ -47,6 +53,8 @@ def sign(
     ip_hash: str = "",
     flags=(),
     language: str = settings.LANGUAGE_CODE,
+    letter_version=None,
+    signed_at=None,
 ) -> Signature:
     """Sign, or sign again. The caller shows the same page either way, so that the page never
     reveals whether an address has signed; the email tells the owner what happened.
@@ -63,12 +71,12 @@ def sign(
         "ip_hash": ip_hash,
         "flags": sorted(set(flags) | review_flags_found),
         "watchlist_match": watched,
-        "letter_version": pages.current_letter.get(),
+        "letter_version": letter_version or pages.current_letter.get(),
         "language": language,
     }
     while True:
         try:
-            return _sign_first_time(email, mailbox, details, guilds)
+            return _sign_first_time(email, mailbox, details, guilds, signed_at or timezone.now())
         except IntegrityError as error:
             if getattr(error.__cause__, "diag", None) is None or (
                 error.__cause__.diag.constraint_name != "signature_mailbox_unique"
@@ -80,12 +88,12 @@ def sign(
             continue  # withdrawn (and erased) in between: the mailbox is free again
 
 
-def _sign_first_time(email: str, mailbox: str, details: dict, guilds) -> Signature:
+def _sign_first_time(email: str, mailbox: str, details: dict, guilds, signed_at) -> Signature:
     # The common case costs one transaction of a few INSERTs; the unique index on the mailbox
     # turns a second signature of one mailbox, in any spelling, into an IntegrityError,
     # whichever came first.
     with transaction.atomic():
-        signature = Signature.objects.create(email=email, mailbox=mailbox, **details)
+        signature = Signature.objects.create(email=email, mailbox=mailbox, created_at=signed_at, **details)
         Signature.guilds.through.objects.bulk_create(
             [Signature.guilds.through(signature=signature, guild=guild) for guild in guilds]
         )
@@ -118,6 +126,78 @@ def _sign_again(email: str, mailbox: str, details: dict, guilds) -> Signature:
         else:
             emails.queue_already_signed(signature)
     return signature
+
+
+def submit(
+    *,
+    full_name: str,
+    email: str,
+    profession,
+    guilds,
+    credit: str = "",
+    country: str = "",
+    show_publicly: bool = True,
+    updates_opt_in: bool = False,
+    ip_hash: str = "",
+    flags=(),
+    language: str = settings.LANGUAGE_CODE,
+) -> Submission:
+    """What the sign request does: one INSERT, whatever the address. The worker signs."""
+    return Submission.objects.create(
+        full_name=full_name,
+        email=email,
+        profession=profession,
+        guild_ids=sorted(guild.pk for guild in guilds),
+        credit=credit,
+        country=country,
+        show_publicly=show_publicly,
+        updates_opt_in=updates_opt_in,
+        ip_hash=ip_hash,
+        flags=sorted(set(flags)),
+        language=language,
+        letter_version=pages.current_letter.get(),
+    )
+
+
+def process_submissions(*, limit: int | None = None) -> int:
+    """The worker's side of signing: sign up to `limit` waiting submissions (all, if None), oldest
+    first, deleting each in the transaction that signs it (a crash leaves it to be signed again;
+    signing twice changes nothing a person would see but a second email). Several workers can run
+    at once. Returns how many."""
+    done = 0
+    while limit is None or done < limit:
+        with transaction.atomic():
+            submission = (
+                Submission.objects.select_related("profession", "letter_version")
+                .select_for_update(skip_locked=True, of=("self",))
+                .order_by("pk")
+                .first()
+            )
+            if submission is None:
+                break
+            guilds = Guild.objects.filter(pk__in=submission.guild_ids) if submission.guild_ids else []
+            try:
+                sign(
+                    full_name=submission.full_name,
+                    email=submission.email,
+                    profession=submission.profession,
+                    guilds=list(guilds),
+                    credit=submission.credit,
+                    country=submission.country,
+                    show_publicly=submission.show_publicly,
+                    updates_opt_in=submission.updates_opt_in,
+                    ip_hash=submission.ip_hash,
+                    flags=submission.flags,
+                    language=submission.language,
+                    letter_version=submission.letter_version,
+                    signed_at=submission.received_at,
+                )
+            except InvalidAddress:
+                # The form checked the address; a later, stricter check can still refuse it.
+                logger.warning("submission #%s dropped: not an email address", submission.pk)
+            submission.delete()
+        done += 1
+    return done
 
 
 def resend_confirmation(signature: Signature, by) -> bool:

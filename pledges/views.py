@@ -23,7 +23,7 @@ from pledges.graphics import signatures_badge
 from pledges.ip_hashing import hash_ip
 from pledges.languages import language_independent
 from pledges.models import PUBLIC_ORDER, AboutPage, Signature, SigningStatus
-from pledges.signing import sign as sign_letter
+from pledges.signing import submit as submit_signature
 from pledges.snapshots import Snapshot, http_cache_control
 
 
@@ -120,7 +120,7 @@ def sign(request: HttpRequest) -> HttpResponse:
     ):
         flags.append(Signature.Flag.IP_SOFT_LIMIT)
     data = form.cleaned_data
-    sign_letter(
+    submit_signature(
         full_name=data["full_name"],
         email=data["email"],
         profession=data["profession"],

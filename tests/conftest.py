@@ -16,6 +16,11 @@ from tests.utils import start_smtp
 # holds a keep-alive connection, and the test database could not be dropped at the end.
 settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 
+# Django's default hasher spends about 0.4 s of CPU on each password by design, and about 200 tests
+# make a staff user. Servers started as separate processes keep the production hashers; a test that
+# logs in on one makes its user with them (`production_password_hashers`).
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 
 # Property-based tests: a few hundred examples each, the same ones on every run (stable CI).
 hypothesis.settings.register_profile(
@@ -117,6 +122,13 @@ def smtp_inbox(smtp_port):
     controller, inbox = start_smtp(smtp_port)
     yield inbox
     controller.stop()
+
+
+@pytest.fixture
+def production_password_hashers(settings):
+    from django.conf import global_settings
+
+    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
 
 
 @pytest.fixture

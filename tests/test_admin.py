@@ -12,8 +12,10 @@ from pledges.models import (
     OutgoingEmail,
     Signature,
     SigningStatus,
+    Submission,
     WatchedName,
 )
+from pledges.signing import process_submissions
 from tests.utils import make_signature
 
 pytestmark = pytest.mark.django_db
@@ -310,6 +312,7 @@ def test_watchlisted_name_is_flagged_held_and_shown_only_after_approval(mod_clie
     assert response.status_code == 302 and WatchedName.objects.get().normalised_name == "zoe saldana"
     client.post("/sign/", {**valid_form_data, "full_name": "ZOE  saldana", "email": "fake@example.com"})
     client.post("/sign/", {**valid_form_data, "full_name": "Ada Lovelace", "email": "ada@example.com"})
+    process_submissions()
     forged = Signature.objects.get(email="fake@example.com")
     assert forged.flags == [Signature.Flag.WATCHLIST]
     assert Signature.objects.get(email="ada@example.com").flags == []
@@ -409,7 +412,7 @@ def test_pausing_signing_in_the_admin_stops_signing_with_a_clear_message(
     assert "Back on Monday." in html and 'name="full_name"' not in html
     response = client.post("/sign/", valid_form_data)
     assert response.status_code == 403 and "Back on Monday." in response.content.decode()
-    assert Signature.objects.count() == 0 and OutgoingEmail.objects.count() == 0
+    assert Submission.objects.count() == Signature.objects.count() == 0 and OutgoingEmail.objects.count() == 0
     admin_client_.post(
         "/admin/pledges/signingstatus/1/change/", {"message": "Back on Monday.", "publication": "moderated"}
     )

@@ -5,7 +5,8 @@ import pytest
 from django.db import connections
 
 from pledges.emails import deliver_due
-from pledges.models import Signature
+from pledges.models import Signature, Submission
+from pledges.signing import process_submissions
 from tests.utils import link_in
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -69,6 +70,7 @@ def test_sign_on_a_phone_confirm_by_email_and_see_the_count_go_up(phone, live_se
     page.wait_for_url(re.compile(r"/sign/thanks/(#sign)?$"))  # a redirect keeps the form's #sign
     assert page.get_by_role("heading", name="Check your email").is_visible()
 
+    assert process_submissions() == 1  # the worker signs, then mails
     assert deliver_due() == 1
     [message] = smtp_inbox.to("octavia@example.com")
     page.goto(link_in(message, "verify"))
@@ -98,7 +100,7 @@ def test_errors_are_shown_next_to_fields_and_the_form_works_by_keyboard(phone, l
     assert "valid email" in page.locator(f"#{error_id}").inner_text()
     assert "confirm your signature" in page.locator(f"#{help_id}").inner_text()
     assert page.get_by_label("Full name").input_value() == "Ann"  # what was typed is kept
-    assert Signature.objects.count() == 0
+    assert Submission.objects.count() == Signature.objects.count() == 0
 
 
 @pytest.fixture

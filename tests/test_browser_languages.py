@@ -5,6 +5,7 @@ from django.db import connections
 
 from pledges.emails import deliver_due
 from pledges.models import Signature
+from pledges.signing import process_submissions
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.test_browser import pytestmark as browser_marks
 from tests.utils import link_in
@@ -55,8 +56,9 @@ def test_a_spanish_reader_signs_and_confirms_in_spanish_on_a_phone(
         page.get_by_role("button", name="Firmar la carta").click()
     page.wait_for_url(re.compile(r"/sign/thanks/(#sign)?$"))
     assert page.get_by_role("heading", name="Revisa tu correo").is_visible()
-    assert Signature.objects.get().language == "es"
 
+    assert process_submissions() == 1
+    assert Signature.objects.get().language == "es"
     assert deliver_due() == 1
     [message] = smtp_inbox.to("gabo@example.com")
     assert message["Subject"] == "Confirma tu firma en la carta abierta"

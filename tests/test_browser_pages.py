@@ -9,6 +9,7 @@ import pytest
 from django.db import connections
 
 from pledges.models import AboutPage, Signature
+from pledges.signing import process_submissions
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.test_browser import pytestmark as browser_marks
 from tests.utils import make_signature
@@ -91,6 +92,7 @@ def test_a_mistake_lands_at_the_form_with_the_problems_listed_and_focused(browse
         page.get_by_role("button", name="Sign the letter").click()
     # The redirect keeps the form's #sign, which the thanks page ignores.
     page.wait_for_url(re.compile(r"/sign/thanks/(#sign)?$"))
+    assert process_submissions() == 1
     assert Signature.objects.get().full_name == "Ann"
 
 

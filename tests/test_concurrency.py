@@ -2,7 +2,8 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from pledges.models import OutgoingEmail, Signature
+from pledges.models import OutgoingEmail, Signature, Submission
+from pledges.signing import process_submissions
 from tests.utils import at_once
 
 
@@ -13,6 +14,9 @@ def test_one_address_signed_concurrently_in_different_cases_leaves_one_row(valid
         lambda email: Client().post("/sign/", {**valid_form_data, "email": email}).status_code, spellings
     )
     assert statuses == [302] * len(spellings)
+    # The requests stored the forms; as many workers at once sign them, each its own.
+    assert Submission.objects.count() == len(spellings)
+    assert sum(at_once(lambda _: process_submissions(limit=1), spellings)) == len(spellings)
     assert Signature.objects.count() == 1
     assert Signature.objects.get().email == "race@example.com"
     # Each submission is told what happened by email, up to the per-address daily limit, which

@@ -19,18 +19,9 @@ from ccai.testing_servers import (
     start_worker,
 )
 from pledges.models import OutgoingEmail
-from tests.utils import free_port, start_smtp
+from tests.utils import free_port, start_smtp, wait_for
 
 transactional = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-def wait_for(condition, timeout: float = 45, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def worker_env(smtp_port: int, **overrides) -> dict:

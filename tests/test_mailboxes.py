@@ -7,8 +7,8 @@ from django.test import Client
 
 from pledges.forms import clean_email
 from pledges.mailboxes import InvalidAddress, canonical_mailbox
-from pledges.models import Guild, OutgoingEmail, Profession, Signature
-from pledges.signing import sign
+from pledges.models import Guild, OutgoingEmail, Profession, Signature, Submission
+from pledges.signing import process_submissions, sign
 from tests.utils import at_once, make_signature
 
 # Each group: spellings that deliver to one inbox (the first is the canonical form).
@@ -134,6 +134,9 @@ def test_one_mailbox_signed_concurrently_in_many_spellings_leaves_one_row(valid_
         lambda email: Client().post("/sign/", {**valid_form_data, "email": email}).status_code, spellings
     )
     assert statuses == [302] * len(spellings)
+    # The requests stored the forms; as many workers at once sign them, each its own.
+    assert Submission.objects.count() == len(spellings)
+    assert sum(at_once(lambda _: process_submissions(limit=1), spellings)) == len(spellings)
     assert Signature.objects.count() == 1
     assert Signature.objects.get().mailbox == "race@gmail.com"
     # Exactly the daily limit, however the submissions raced.
@@ -150,7 +153,7 @@ def test_the_form_refuses_what_is_not_an_address_with_a_message_and_stores_nothi
     response = client.post("/sign/", {**valid_form_data, "email": address})
     assert response.status_code == 400
     assert "Please enter a valid email address." in response.content.decode()
-    assert Signature.objects.count() == 0 and OutgoingEmail.objects.count() == 0
+    assert Submission.objects.count() == Signature.objects.count() == 0 and OutgoingEmail.objects.count() == 0
 
 
 @pytest.mark.django_db

@@ -21,7 +21,7 @@ from ccai.testing_servers import (
     start_worker,
     stop,
 )
-from tests.utils import free_port, link_in, start_smtp
+from tests.utils import free_port, link_in, start_smtp, wait_for
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS = ("127.0.0.1", 6379)
@@ -160,7 +160,10 @@ def test_rate_limits_hold_across_both_servers_and_a_forged_forwarded_for(cluster
     forger = Browserless(cluster["url"], client_ip="203.0.113.77")
     assert forger.post_form("/sign/", {**valid_form_data, "email": "forged@example.com"}) == 429
 
-    with psycopg.connect(cluster["database"]) as db:
+    with psycopg.connect(cluster["database"], autocommit=True) as db:
+        # The servers stored the forms; the worker signs them.
+        waiting = "SELECT count(*) FROM pledges_submission"
+        wait_for(lambda: db.execute(waiting).fetchone()[0] == 0, what="the worker to sign them")
         stored = db.execute("SELECT count(*) FROM pledges_signature").fetchone()[0]
         held = db.execute(
             "SELECT count(*) FROM pledges_signature WHERE 'ip_soft_limit' = ANY(flags)"

@@ -10,7 +10,7 @@ from django.core.cache import cache
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
-from pledges.models import OutgoingEmail, Signature
+from pledges.models import OutgoingEmail, Signature, Submission
 from tests.utils import make_signature
 
 pytestmark = pytest.mark.django_db
@@ -68,8 +68,8 @@ any_forms = st.fixed_dictionaries(
 )
 
 
-def stored() -> tuple[int, int]:
-    return Signature.objects.count(), OutgoingEmail.objects.count()
+def stored() -> tuple[int, int, int]:
+    return Submission.objects.count(), Signature.objects.count(), OutgoingEmail.objects.count()
 
 
 # Each invalid example re-renders the letter page (about 0.1 s here), so fewer of these.

@@ -14,7 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from pledges import csrf, pages
-from pledges.models import LetterVersion, OutgoingEmail, Profession, Signature, SigningStatus
+from pledges.models import LetterVersion, OutgoingEmail, Profession, Signature, SigningStatus, Submission
+from pledges.signing import process_submissions
 from tests.utils import make_signature
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +60,7 @@ def test_each_visitor_gets_a_fresh_token_that_signing_accepts(valid_form_data):
     refused = first.post("/sign/", {**valid_form_data, "csrfmiddlewaretoken": second_token})
     assert refused.status_code == 403
     response = first.post("/sign/", {**valid_form_data, "csrfmiddlewaretoken": first_token})
-    assert response.status_code == 302 and Signature.objects.count() == 1
+    assert response.status_code == 302 and process_submissions() == 1 and Signature.objects.count() == 1
 
 
 def test_a_returning_visitor_keeps_its_csrf_secret_with_a_new_mask(valid_form_data):
@@ -158,7 +159,7 @@ def test_a_pause_made_elsewhere_shows_within_the_bound(client, later, valid_form
     html = page(client)
     assert "Back on Monday." in html and 'name="full_name"' not in html
     response = client.post("/sign/", valid_form_data)
-    assert response.status_code == 403 and Signature.objects.count() == 0
+    assert response.status_code == 403 and Submission.objects.count() == 0 and Signature.objects.count() == 0
     assert OutgoingEmail.objects.count() == 0
 
 
@@ -177,10 +178,12 @@ def test_a_new_letter_version_made_elsewhere_shows_and_is_signed_within_the_boun
     (new,) = LetterVersion.objects.bulk_create([LetterVersion(title="A revised letter", body="Revised.")])
     assert "A revised letter" not in page(client)
     client.post("/sign/", {**valid_form_data, "email": "early@example.com"})
+    process_submissions()
     assert Signature.objects.get(email="early@example.com").letter_version == old
     later()
     assert "A revised letter" in page(client)
     client.post("/sign/", {**valid_form_data, "email": "later@example.com"})
+    process_submissions()
     assert Signature.objects.get(email="later@example.com").letter_version == new
 
 
@@ -197,6 +200,7 @@ def test_a_new_profession_added_elsewhere_is_offered_within_the_bound(client, la
     assert re.search(r'<option value="puppeteer"[^>]*>Puppeteer</option>', page(client))
     response = client.post("/sign/", {**valid_form_data, "profession": "puppeteer"})
     assert response.status_code == 302
+    process_submissions()
     assert Signature.objects.get(email=valid_form_data["email"]).profession.slug == "puppeteer"
 
 

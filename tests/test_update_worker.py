@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from ccai.testing_servers import start_worker
 from pledges.models import LetterVersion, Profession, Signature, Update, UpdateDelivery
-from tests.test_faults import wait_for, worker_env
-from tests.utils import free_port, start_smtp
+from tests.test_faults import worker_env
+from tests.utils import free_port, start_smtp, wait_for
 
 transactional = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

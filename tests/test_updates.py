@@ -14,6 +14,7 @@ from django.utils import timezone
 from pledges import updates
 from pledges.emails import deliver_due
 from pledges.models import OutgoingEmail, Signature, Update, UpdateDelivery
+from pledges.signing import process_submissions
 from tests.utils import link_in, make_signature, token_made_days_ago
 
 pytestmark = pytest.mark.django_db
@@ -110,8 +111,10 @@ def test_confirmation_and_already_signed_emails_have_no_unsubscribe_header(
     client, smtp_inbox, valid_form_data
 ):
     client.post("/sign/", valid_form_data)
+    process_submissions()
     Signature.objects.get().confirm()
     client.post("/sign/", valid_form_data)
+    process_submissions()
     assert deliver_due() == 2
     assert smtp_inbox.messages[0]["Subject"].startswith("Confirm")
     for message in smtp_inbox.messages:

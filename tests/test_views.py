@@ -4,7 +4,8 @@ import re
 import pytest
 from django.test import Client
 
-from pledges.models import OutgoingEmail, Signature
+from pledges.models import OutgoingEmail, Signature, Submission
+from pledges.signing import process_submissions
 from tests.utils import make_signature, token_made_days_ago
 
 pytestmark = pytest.mark.django_db
@@ -23,6 +24,7 @@ FORM_FIELDS = [
 
 
 def assert_nothing_stored():
+    assert Submission.objects.count() == 0
     assert Signature.objects.count() == 0
     assert OutgoingEmail.objects.count() == 0
 
@@ -54,6 +56,9 @@ def test_valid_signature_is_stored_with_its_email_and_redirects(client, valid_fo
         "/sign/", {**valid_form_data, "email": "  Ada@Example.COM "}, REMOTE_ADDR="203.0.113.9"
     )
     assert response.status_code == 302 and response["Location"] == "/sign/thanks/"
+    # The request stored the form; the worker reviews it and makes the signature and its email.
+    assert Submission.objects.count() == 1 and not Signature.objects.exists()
+    assert process_submissions() == 1 and not Submission.objects.exists()
     signature = Signature.objects.get()
     assert signature.email == "ada@example.com"
     assert signature.status == S.PENDING
@@ -165,6 +170,7 @@ def test_form_with_the_csrf_token_from_the_page_is_accepted(valid_form_data):
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
     response = client.post("/sign/", {**valid_form_data, "csrfmiddlewaretoken": token})
     assert response.status_code == 302
+    process_submissions()
     assert Signature.objects.count() == 1
 
 
@@ -178,6 +184,7 @@ def test_signing_again_unconfirmed_shows_the_same_page_and_mails_a_fresh_link(cl
     first = client.post("/sign/", valid_form_data)
     second = client.post("/sign/", {**valid_form_data, "email": "ADA@example.com", "full_name": "Ada King"})
     assert (first.status_code, first["Location"]) == (second.status_code, second["Location"])
+    assert process_submissions() == 2
     signature = Signature.objects.get()
     assert signature.full_name == "Ada King"  # the latest submission is what the person means
     assert list(OutgoingEmail.objects.values_list("kind", flat=True)) == ["confirmation", "confirmation"]
@@ -188,6 +195,7 @@ def test_signing_again_when_confirmed_never_reveals_it_but_emails_a_withdraw_lin
     fresh = client.post("/sign/", {**valid_form_data, "email": "someone-new@example.com"})
     again = client.post("/sign/", {**valid_form_data, "full_name": "Impostor"})
     assert (fresh.status_code, fresh["Location"]) == (again.status_code, again["Location"])
+    process_submissions()
     assert Signature.objects.get(email="ada@example.com").full_name == "Ada Lovelace"
     message = OutgoingEmail.objects.get(to="ada@example.com")
     assert message.kind == "already-signed"

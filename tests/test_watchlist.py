@@ -6,8 +6,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from pledges.models import ModerationEvent, Signature, WatchedName
-from pledges.signing import review_flags
+from pledges.models import ModerationEvent, Signature, Submission, WatchedName
+from pledges.signing import process_submissions, review_flags
 from pledges.watchlist import mixes_scripts
 from tests.test_review import REAL_NAMES
 from tests.utils import make_signature
@@ -162,18 +162,19 @@ def test_a_name_of_only_invisible_fillers_is_refused_with_a_clear_message(client
     response = client.post("/sign/", {**valid_form_data, "full_name": name})
     assert response.status_code == 400
     assert "made only of blank or invisible characters" in response.content.decode()
-    assert Signature.objects.count() == 0
+    assert Submission.objects.count() == Signature.objects.count() == 0
 
 
 @pytest.mark.parametrize("name", ["\u200b\u200b", "Natalie\u200bPortman", "\u2060Tom Hanks"])
 def test_a_name_with_zero_width_characters_is_refused(client, valid_form_data, name):
     response = client.post("/sign/", {**valid_form_data, "full_name": name})
-    assert response.status_code == 400 and Signature.objects.count() == 0
+    assert response.status_code == 400 and Submission.objects.count() == Signature.objects.count() == 0
 
 
 def test_a_filler_between_words_becomes_a_space_and_the_watchlist_sees_through_it(client, valid_form_data):
     watch("Natalie Portman")
     assert client.post("/sign/", {**valid_form_data, "full_name": "Natalie\u3164Portman"}).status_code == 302
+    process_submissions()
     signature = Signature.objects.get()
     assert signature.full_name == "Natalie Portman" and F.WATCHLIST in signature.flags
 
@@ -181,6 +182,7 @@ def test_a_filler_between_words_becomes_a_space_and_the_watchlist_sees_through_i
 def test_a_signature_records_which_watched_name_it_matched_and_does_not_count(client, valid_form_data):
     watch("Tom Hanks", "Natalie Portman")
     client.post("/sign/", {**valid_form_data, "full_name": "Portman, N\u0430talie (actor)"})
+    process_submissions()
     signature = Signature.objects.get()
     assert signature.watchlist_match.name == "Natalie Portman"
     assert set(signature.flags) == {F.WATCHLIST, F.MIXED_SCRIPT}

@@ -39,6 +39,15 @@ __all__ = [
 CSRF = secrets.token_hex(16)  # a CSRF secret (32 characters), sent as cookie and form field
 
 
+def wait_for(condition, timeout: float = 45, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def at_once(function, arguments) -> list:
     """Call function(argument) for every argument, each in its own thread, all released at the
     same moment; return the results in the arguments' order. Each thread closes its own database
@@ -146,6 +155,7 @@ def database_url() -> str:
 
 class Server:
     def __init__(self, env: dict):
+        self.env = env
         self.port = free_port()
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(

@@ -6,15 +6,18 @@ from django.db import DatabaseError, close_old_connections, connection
 
 from pledges import bulk
 from pledges.emails import deliver_due
-from pledges.models import OutgoingEmail
+from pledges.models import OutgoingEmail, Submission
+from pledges.signing import process_submissions
 from pledges.updates import work_on_updates
 
 
 class Command(BaseCommand):
     help = (
-        "The worker: delivers the outbox (messages stored by the web requests) through EMAIL_URL, "
-        "retrying temporary failures with back-off; whenever the outbox has nothing due, one batch of "
-        "the updates staff are sending to signers; and one batch of a bulk moderation job each turn. "
+        "The worker: signs what the sign form stored (reviewing each signature before its "
+        "confirmation email is queued); delivers the outbox (messages stored by the web requests) "
+        "through EMAIL_URL, retrying temporary failures with back-off; whenever the outbox has "
+        "nothing due, one batch of the updates staff are sending to signers; and one batch of a "
+        "bulk moderation job each turn. "
         "Runs until stopped; run as many as you like."
     )
 
@@ -27,9 +30,10 @@ class Command(BaseCommand):
         self.stopping = False
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
-        total = updates_total = 0
+        total = updates_total = signed_total = 0
         while not self.stopping:
             try:
+                signed = process_submissions(limit=batch)
                 sent = deliver_due(limit=batch)
                 # Confirmations and the like first: updates get a batch only once none is due.
                 queued, updates = (0, 0) if sent >= batch else work_on_updates(limit=batch)
@@ -42,6 +46,9 @@ class Command(BaseCommand):
                 continue
             total += sent
             updates_total += updates
+            signed_total += signed
+            if signed:
+                self.stdout.write(f"signed {signed} (total {signed_total})")
             if sent:
                 self.stdout.write(f"sent {sent} (total {total})")
             if queued:
@@ -53,8 +60,8 @@ class Command(BaseCommand):
                     f"bulk job {job.pk} ({job.get_action_display().lower()}): "
                     f"{job.processed:,} of {job.total or 0:,} looked at, {job.changed:,} changed, {job.state}"
                 )
-            idle = sent < batch and not queued and not updates and job is None
-            if once and idle and not OutgoingEmail.objects.due().exists():
+            idle = signed < batch and sent < batch and not queued and not updates and job is None
+            if once and idle and not OutgoingEmail.objects.due().exists() and not Submission.objects.exists():
                 break
             if idle:
                 close_old_connections()

@@ -26,8 +26,10 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import resolve, reverse
 from django.utils.datastructures import MultiValueDict
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_protect
+from django_ratelimit.exceptions import Ratelimited
 
 # Every page that takes a POST takes a web form; multipart too, since that is what RFC 8058's
 # one-click unsubscribe may send (its files are dropped: FILE_UPLOAD_HANDLERS is empty).
@@ -190,10 +192,14 @@ FAST_URL_NAMES = [
     "pledges:badge",
     "pledges:healthz",
 ]
+# And the one public form a launch spike posts: signing (its view takes only POST).
+FAST_POST_URL_NAMES = ["pledges:sign"]
 
 
 class FastPublicReads:
-    """GET and HEAD requests for the pages in FAST_URL_NAMES skip the rest of the middleware
+    """GET and HEAD requests for the pages in FAST_URL_NAMES, and POSTs of the sign form
+    (FAST_POST_URL_NAMES, under CSRF protection and with the rate limit's own refusal page), skip
+    the rest of the middleware
     (sessions, authentication, messages: none of these pages reads them, so no anonymous visitor
     costs a session or user lookup) and the URL resolver, which together cost several times a bare
     request. It sits below SecurityMiddleware and the CSP middleware, whose headers these pages
@@ -205,24 +211,30 @@ class FastPublicReads:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
-        self._views: dict[str, Callable] | None = None
+        self._views: dict[str, dict[str, Callable]] | None = None
 
-    def views(self) -> dict[str, Callable]:
+    def views(self) -> dict[str, dict[str, Callable]]:
         if self._views is None:
-            views = {}
+            reads, posts = {}, {}
             for name in FAST_URL_NAMES:
                 path = reverse(name)
                 view = resolve(path).func
-                views[path] = csrf_protect(view) if name == "pledges:letter" else view
-            self._views = views
+                reads[path] = csrf_protect(view) if name == "pledges:letter" else view
+            for name in FAST_POST_URL_NAMES:
+                path = reverse(name)
+                posts[path] = csrf_protect(resolve(path).func)
+            self._views = {"GET": reads, "HEAD": reads, "POST": posts}
         return self._views
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        view = self.views().get(request.path_info) if request.method in ("GET", "HEAD") else None
+        view = self.views().get(request.method, {}).get(request.path_info)
         if view is None:
             return self.get_response(request)
         request.get_host()  # raises DisallowedHost (a 400) for a Host not in ALLOWED_HOSTS
-        response = view(request)
+        try:
+            response = view(request)
+        except Ratelimited as refusal:  # what django-ratelimit's middleware does
+            response = import_string(settings.RATELIMIT_VIEW)(request, refusal)
         if not response.streaming and not response.has_header("Content-Length"):
             response.headers["Content-Length"] = str(len(response.content))
         if response.get("X-Frame-Options") is None and not getattr(response, "xframe_options_exempt", False):

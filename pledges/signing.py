@@ -159,45 +159,51 @@ def submit(
     )
 
 
-def process_submissions(*, limit: int | None = None) -> int:
+def process_submissions(*, limit: int | None = None, batch_size: int = 50) -> int:
     """The worker's side of signing: sign up to `limit` waiting submissions (all, if None), oldest
-    first, deleting each in the transaction that signs it (a crash leaves it to be signed again;
-    signing twice changes nothing a person would see but a second email). Several workers can run
-    at once. Returns how many."""
+    first, `batch_size` to a transaction that also deletes them (a crash leaves the batch to be
+    signed again, and nothing of it was mailed yet). Several workers can run at once: each claims
+    its own batch. Returns how many were processed."""
     done = 0
     while limit is None or done < limit:
+        size = batch_size if limit is None else min(batch_size, limit - done)
         with transaction.atomic():
-            submission = (
+            batch = list(
                 Submission.objects.select_related("profession", "letter_version")
                 .select_for_update(skip_locked=True, of=("self",))
-                .order_by("pk")
-                .first()
+                .order_by("pk")[:size]
             )
-            if submission is None:
+            if not batch:
                 break
-            guilds = Guild.objects.filter(pk__in=submission.guild_ids) if submission.guild_ids else []
-            try:
-                sign(
-                    full_name=submission.full_name,
-                    email=submission.email,
-                    profession=submission.profession,
-                    guilds=list(guilds),
-                    credit=submission.credit,
-                    country=submission.country,
-                    show_publicly=submission.show_publicly,
-                    updates_opt_in=submission.updates_opt_in,
-                    ip_hash=submission.ip_hash,
-                    flags=submission.flags,
-                    language=submission.language,
-                    letter_version=submission.letter_version,
-                    signed_at=submission.received_at,
-                )
-            except InvalidAddress:
-                # The form checked the address; a later, stricter check can still refuse it.
-                logger.warning("submission #%s dropped: not an email address", submission.pk)
-            submission.delete()
-        done += 1
+            guild_ids = {pk for submission in batch for pk in submission.guild_ids}
+            guilds = Guild.objects.in_bulk(guild_ids) if guild_ids else {}
+            for submission in batch:
+                _sign_submission(submission, guilds)
+            Submission.objects.filter(pk__in=[submission.pk for submission in batch]).delete()
+        done += len(batch)
     return done
+
+
+def _sign_submission(submission: Submission, guilds: dict) -> None:
+    try:
+        sign(
+            full_name=submission.full_name,
+            email=submission.email,
+            profession=submission.profession,
+            guilds=[guilds[pk] for pk in submission.guild_ids if pk in guilds],
+            credit=submission.credit,
+            country=submission.country,
+            show_publicly=submission.show_publicly,
+            updates_opt_in=submission.updates_opt_in,
+            ip_hash=submission.ip_hash,
+            flags=submission.flags,
+            language=submission.language,
+            letter_version=submission.letter_version,
+            signed_at=submission.received_at,
+        )
+    except InvalidAddress:
+        # The form checked the address; a later, stricter check can still refuse it.
+        logger.warning("submission #%s dropped: not an email address", submission.pk)
 
 
 def resend_confirmation(signature: Signature, by) -> bool:

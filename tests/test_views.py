@@ -2,7 +2,9 @@ import json
 import re
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from pledges.models import OutgoingEmail, Signature, Submission
 from pledges.signing import process_submissions
@@ -200,6 +202,27 @@ def test_signing_again_when_confirmed_never_reveals_it_but_emails_a_withdraw_lin
     message = OutgoingEmail.objects.get(to="ada@example.com")
     assert message.kind == "already-signed"
     assert "/withdraw/" in message.body_text and "/verify/" not in message.body_text
+
+
+def test_the_sign_request_does_the_same_work_for_a_new_a_pending_and_a_confirmed_address(
+    client, valid_form_data
+):
+    """So that neither the answer nor its timing tells anyone whether an address has signed."""
+    make_signature(email="pending@example.com")
+    make_signature(email="confirmed@example.com", status=S.CONFIRMED)
+    client.post("/sign/", {**valid_form_data, "email": "first@example.com"})  # loads the process's copies
+    work = {}
+    for number, address in enumerate(["new@example.com", "pending@example.com", "confirmed@example.com"]):
+        with CaptureQueriesContext(connection) as queries:  # each from a first-time IP, as for the limits
+            response = client.post(
+                "/sign/", {**valid_form_data, "email": address}, REMOTE_ADDR=f"192.0.2.{number}"
+            )
+        assert (response.status_code, response["Location"]) == (302, "/sign/thanks/")
+        # The statements, with the values that differ (addresses, ids, times, savepoints) left out.
+        work[address] = [re.sub(r"'[^']*'|\b\d+\b|\"s[\d_x]+\"", "?", query["sql"]) for query in queries]
+    assert work["new@example.com"] == work["pending@example.com"] == work["confirmed@example.com"]
+    ours = [sql for sql in work["new@example.com"] if "pledges_" in sql]
+    assert len(ours) == 1 and ours[0].startswith('INSERT INTO "pledges_submission"')
 
 
 def test_verify_get_changes_nothing_and_post_confirms(client):

@@ -1072,6 +1072,12 @@ class QueuedSignature(Signature):
         verbose_name_plural = "moderation queue"
 
 
+class SubmissionQuerySet(models.QuerySet):
+    def waiting(self):
+        """What the worker still has to sign: all but those it failed on."""
+        return self.filter(error="")
+
+
 class Submission(models.Model):
     """The sign form as it was posted, waiting for the worker (signing.process_submissions) to
     review it and make or update the signature and its email. The request stores only this row,
@@ -1095,6 +1101,10 @@ class Submission(models.Model):
     flags = ArrayField(
         models.CharField(max_length=20, choices=SignatureFlag.choices), default=list, blank=True
     )
+    # Why the worker could not sign it (also logged): it then waits for a person, out of the way.
+    error = models.TextField(blank=True)
+
+    objects = SubmissionQuerySet.as_manager()
 
     class Meta:
         ordering = ["pk"]

@@ -5,7 +5,7 @@ transaction, so that no confirmation link leaves unreviewed. Also: resending the
 import logging
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from pledges import emails, pages, watchlist
@@ -169,7 +169,8 @@ def process_submissions(*, limit: int | None = None, batch_size: int = 50) -> in
         size = batch_size if limit is None else min(batch_size, limit - done)
         with transaction.atomic():
             batch = list(
-                Submission.objects.select_related("profession", "letter_version")
+                Submission.objects.waiting()
+                .select_related("profession", "letter_version")
                 .select_for_update(skip_locked=True, of=("self",))
                 .order_by("pk")[:size]
             )
@@ -177,33 +178,46 @@ def process_submissions(*, limit: int | None = None, batch_size: int = 50) -> in
                 break
             guild_ids = {pk for submission in batch for pk in submission.guild_ids}
             guilds = Guild.objects.in_bulk(guild_ids) if guild_ids else {}
-            for submission in batch:
-                _sign_submission(submission, guilds)
-            Submission.objects.filter(pk__in=[submission.pk for submission in batch]).delete()
+            signed = [submission.pk for submission in batch if _sign_submission(submission, guilds)]
+            Submission.objects.filter(pk__in=signed).delete()
         done += len(batch)
     return done
 
 
-def _sign_submission(submission: Submission, guilds: dict) -> None:
+def _sign_submission(submission: Submission, guilds: dict) -> bool:
+    """Sign one submission in a savepoint; False if it failed, and then it is kept with its error,
+    so that one bad row never stops the worker from signing the others."""
     try:
-        sign(
-            full_name=submission.full_name,
-            email=submission.email,
-            profession=submission.profession,
-            guilds=[guilds[pk] for pk in submission.guild_ids if pk in guilds],
-            credit=submission.credit,
-            country=submission.country,
-            show_publicly=submission.show_publicly,
-            updates_opt_in=submission.updates_opt_in,
-            ip_hash=submission.ip_hash,
-            flags=submission.flags,
-            language=submission.language,
-            letter_version=submission.letter_version,
-            signed_at=submission.received_at,
-        )
+        with transaction.atomic():
+            _sign(submission, guilds)
     except InvalidAddress:
         # The form checked the address; a later, stricter check can still refuse it.
         logger.warning("submission #%s dropped: not an email address", submission.pk)
+    except DatabaseError:
+        raise  # the database's trouble, not the row's (a deadlock, a restart): the batch is retried
+    except Exception as error:
+        logger.exception("submission #%s could not be signed", submission.pk)
+        Submission.objects.filter(pk=submission.pk).update(error=f"{type(error).__name__}: {error}"[:2000])
+        return False
+    return True
+
+
+def _sign(submission: Submission, guilds: dict) -> None:
+    sign(
+        full_name=submission.full_name,
+        email=submission.email,
+        profession=submission.profession,
+        guilds=[guilds[pk] for pk in submission.guild_ids if pk in guilds],
+        credit=submission.credit,
+        country=submission.country,
+        show_publicly=submission.show_publicly,
+        updates_opt_in=submission.updates_opt_in,
+        ip_hash=submission.ip_hash,
+        flags=submission.flags,
+        language=submission.language,
+        letter_version=submission.letter_version,
+        signed_at=submission.received_at,
+    )
 
 
 def resend_confirmation(signature: Signature, by) -> bool:

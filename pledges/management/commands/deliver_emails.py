@@ -61,7 +61,12 @@ class Command(BaseCommand):
                     f"{job.processed:,} of {job.total or 0:,} looked at, {job.changed:,} changed, {job.state}"
                 )
             idle = signed < batch and sent < batch and not queued and not updates and job is None
-            if once and idle and not OutgoingEmail.objects.due().exists() and not Submission.objects.exists():
+            if (
+                once
+                and idle
+                and not OutgoingEmail.objects.due().exists()
+                and not Submission.objects.waiting().exists()
+            ):
                 break
             if idle:
                 close_old_connections()

@@ -13,9 +13,11 @@ from django.core.management import call_command
 from django.template import Template
 from django.template.base import Lexer, TokenType
 from django.template.loader import render_to_string
+from django.urls import resolve, reverse
 from django.utils import translation
 
 from pledges.emails import deliver_due
+from pledges.languages import LANGUAGE_FREE_URL_NAMES
 from pledges.models import LetterTranslation, LetterVersion, OutgoingEmail, Profession, Signature, Submission
 from pledges.signing import process_submissions
 from tests.utils import link_in, make_signature
@@ -102,6 +104,18 @@ def test_the_first_letter_ships_with_spanish(client):
     assert spanish.is_translation and spanish.language == "es"
     assert spanish.body.count("\n\n") == letter.body.count("\n\n")  # paragraph for paragraph
     assert letter.in_language("en") == letter
+
+
+def test_the_answers_that_read_the_same_in_every_language_negotiate_none(client):
+    for name in LANGUAGE_FREE_URL_NAMES:
+        path = reverse(name)
+        assert resolve(path).func.language_independent, name  # marked where it is defined too
+        response = client.get(path, headers={"accept-language": "es"}, HTTP_COOKIE="django_language=fr")
+        assert response.status_code == 200, path
+        assert "Accept-Language" not in response.get("Vary", "") and "Content-Language" not in response
+    # The page after it negotiates again, from scratch.
+    html = client.get("/", headers={"accept-language": "es"}).content.decode()
+    assert '<html lang="es"' in html
 
 
 def test_lang_parameter_names_the_language_and_keeps_it(client):

@@ -48,6 +48,7 @@ from pledges.models import (
     QueuedSignature,
     Signature,
     SigningStatus,
+    Submission,
     Update,
     WatchedName,
 )
@@ -797,6 +798,45 @@ class ModerationEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class SubmissionStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("waiting", "Waiting for the worker"), ("failed", "The worker could not sign it")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "waiting":
+            return queryset.waiting()
+        if self.value() == "failed":
+            return queryset.exclude(error="")
+        return queryset
+
+
+@admin.register(Submission)
+class SubmissionAdmin(admin.ModelAdmin):
+    """The sign forms the worker has not signed yet: normally none for more than a second or two.
+    One it could not sign stays here with the error (also in the log) until staff try it again,
+    once the cause is fixed, or delete it."""
+
+    list_display = ["received_at", "full_name", "email", "error"]
+    list_filter = [SubmissionStateFilter]
+    actions = ["try_again"]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Try the selected submissions again", permissions=["delete"])
+    def try_again(self, request, queryset):
+        count = queryset.exclude(error="").update(error="")
+        self.message_user(request, f"{count} submission(s) will be signed by the worker on its next turn.")
 
 
 @admin.register(BulkModerationJob)

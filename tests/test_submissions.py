@@ -82,3 +82,25 @@ def test_a_batch_rolls_back_whole_so_a_crash_leaves_every_submission_to_sign_aga
     monkeypatch.setattr(signing, "sign", real_sign)
     assert process_submissions() == 3
     assert Signature.objects.count() == 3 and not Submission.objects.exists()
+
+
+def test_staff_see_a_submission_the_worker_could_not_sign_and_have_it_tried_again(
+    admin_client, client, valid_form_data
+):
+    post(client, valid_form_data)
+    Submission.objects.update(error="ValueError: the profession table was locked")
+    page = admin_client.get("/admin/pledges/submission/?state=failed").content.decode()
+    assert "ada@example.com" in page and "the profession table was locked" in page
+    submission = Submission.objects.get()
+    response = admin_client.post(
+        "/admin/pledges/submission/",
+        {"action": "try_again", "_selected_action": [submission.pk]},
+        follow=True,
+    )
+    assert "1 submission(s) will be signed by the worker on its next turn." in response.content.decode()
+    assert process_submissions() == 1
+    assert Signature.objects.get().email == "ada@example.com" and not Submission.objects.exists()
+
+
+def test_moderators_do_not_see_submissions(mod_client):
+    assert mod_client.get("/admin/pledges/submission/").status_code == 403

@@ -19,13 +19,25 @@ def _pgserver():
 
 
 def database_url() -> str:
+    import fcntl
+    import os
+
     pgserver = _pgserver()
 
-    server = pgserver.get_server(DATA_DIR, cleanup_mode=None)
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
-    if "(1 row)" not in exists:
-        server.psql(f"CREATE DATABASE {DATABASE_NAME};")
-    return server.get_uri(DATABASE_NAME)
+    # Several processes may start at once (the test workers of `pytest -n`): pgserver locks its
+    # initdb and start, but creates the folder and we create the database without a lock, so
+    # each process takes this lock on the folder first and the others wait for it.
+    DATA_DIR.mkdir(exist_ok=True)
+    lock = os.open(DATA_DIR, os.O_RDONLY)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        server = pgserver.get_server(DATA_DIR, cleanup_mode=None)
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
+        if "(1 row)" not in exists:
+            server.psql(f"CREATE DATABASE {DATABASE_NAME};")
+        return server.get_uri(DATABASE_NAME)
+    finally:
+        os.close(lock)  # and with it the lock
 
 
 def stop(data_dir: Path = DATA_DIR) -> None:

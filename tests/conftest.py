@@ -1,3 +1,4 @@
+import fcntl
 import os
 import uuid
 
@@ -66,9 +67,22 @@ staticfiles_handlers.StaticFilesHandler = _WhiteNoiseServesStatic
 
 
 @pytest.fixture(scope="session", autouse=True)
-def collected_static():
-    # The templates use the production storage (hashed names from a manifest), so build it once.
-    call_command("collectstatic", "--noinput", verbosity=0)
+def collected_static(request, tmp_path_factory):
+    """The templates use the production storage (hashed names from a manifest), so build it once.
+    Under pytest-xdist (`-n`) every worker asks for it at the same moment, and a second
+    collectstatic deletes and rewrites the manifest and the stylesheets while other workers' tests
+    read them: the first worker to take the lock builds it, the others wait and then use it."""
+    if not hasattr(request.config, "workerinput"):
+        call_command("collectstatic", "--noinput", verbosity=0)
+        return
+    # The workers' temporary folders share a parent that is new for each run.
+    shared = tmp_path_factory.getbasetemp().parent
+    with open(shared / "collectstatic.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        done = shared / "collectstatic.done"
+        if not done.exists():
+            call_command("collectstatic", "--noinput", verbosity=0)
+            done.touch()
 
 
 @pytest.fixture(autouse=True)

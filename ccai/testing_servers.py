@@ -159,9 +159,24 @@ backend apps
     )
     try:
         wait_until_up(f"http://127.0.0.1:{port}/healthz", process=process)
+        _wait_until_every_server_is_in_rotation(port, len(backend_ports))
         yield port
     finally:
         stop(process)
+
+
+def _wait_until_every_server_is_in_rotation(port: int, count: int, timeout: float = 30) -> None:
+    """haproxy takes a server out of the rotation after failed health checks and back after good
+    ones; on a loaded machine an app server still starting can fail its first few. Wait until
+    each has answered through haproxy, so that what follows starts with all of them in it."""
+    names, seen = {f"app{i}" for i in range(1, count + 1)}, set()
+    deadline = time.monotonic() + timeout
+    while seen != names:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"haproxy had only {sorted(seen)} of {sorted(names)} after {timeout}s")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            seen.add(response.headers["X-Served-By"])
+        time.sleep(0.05)
 
 
 class Browserless:

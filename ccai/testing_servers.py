@@ -138,6 +138,9 @@ defaults
     timeout connect 5s
     timeout client 30s
     timeout server 30s
+    # A health check may take longer than its 500 ms interval on a busy machine (the tests run in
+    # parallel): without this, one slow answer marks an app server down and the round robin skips it.
+    timeout check 5s
     option forwardfor
 
 frontend web

@@ -3,11 +3,13 @@
 
 import logging
 import smtplib
+from collections import Counter
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
+from django.db.models import Count
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
@@ -17,12 +19,13 @@ from pledges.models import OutgoingEmail, Signature, Update
 logger = logging.getLogger(__name__)
 
 
-def _queue(kind: str, signature: Signature, ctx: dict) -> OutgoingEmail:
+def _message(kind: str, signature: Signature, ctx: dict) -> OutgoingEmail:
+    """The email, rendered and not yet stored."""
     # In the signer's language, whatever the language of the request (or the worker) that sends.
     with translation.override(signature.language):
         ctx = {**ctx, "site_url": settings.SITE_URL, "language": signature.language}
         subject = render_to_string(f"emails/{kind}-subject.txt", ctx).strip()
-        return OutgoingEmail.objects.create(
+        return OutgoingEmail(
             to=signature.email,
             mailbox=mailbox_of(signature.email),
             kind=kind,
@@ -32,25 +35,35 @@ def _queue(kind: str, signature: Signature, ctx: dict) -> OutgoingEmail:
         )
 
 
-def queue_confirmation(signature: Signature) -> OutgoingEmail:
-    return _queue(
+def confirmation(signature: Signature, *, guild_ids=None) -> OutgoingEmail:
+    """The confirmation email, not yet stored: the worker stores a batch of them in one INSERT.
+    `guild_ids`: the signature's guilds, where the caller has them (see details_digest)."""
+    return _message(
         "confirmation",
         signature,
         {
             "signature": signature,
-            "verify_link": signature.link("verify"),
+            "verify_link": signature.link("verify", guild_ids=guild_ids),
             "withdraw_link": signature.link("withdraw"),
             "expiry_days": settings.VERIFY_LINK_MAX_AGE_DAYS,
         },
     )
 
 
+def queue_confirmation(signature: Signature) -> OutgoingEmail:
+    message = confirmation(signature)
+    message.save()
+    return message
+
+
 def queue_already_signed(signature: Signature) -> OutgoingEmail:
-    return _queue(
+    message = _message(
         "already-signed",
         signature,
         {"signature": signature, "withdraw_link": signature.link("withdraw")},
     )
+    message.save()
+    return message
 
 
 def update_content(
@@ -143,6 +156,16 @@ def daily_limit_reached(mailbox: str) -> bool:
     since = timezone.now() - timedelta(days=1)
     sent = OutgoingEmail.objects.queued_to_mailbox_since(mailbox, since)
     return sent.count() >= settings.EMAILS_PER_ADDRESS_PER_DAY
+
+
+def emails_today(mailboxes) -> Counter:
+    """How many emails each of these mailboxes has been sent in the last day, in one query (the
+    worker signing a batch); an empty Counter when the limit is off."""
+    if not settings.RATELIMIT_ENABLE or not mailboxes:
+        return Counter()
+    since = timezone.now() - timedelta(days=1)
+    queued = OutgoingEmail.objects.filter(mailbox__in=set(mailboxes), created_at__gte=since)
+    return Counter(dict(queued.values_list("mailbox").annotate(n=Count("pk")).order_by()))
 
 
 def is_temporary(error: Exception) -> bool:

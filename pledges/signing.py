@@ -3,6 +3,7 @@
 transaction, so that no confirmation link leaves unreviewed. Also: resending the confirmation email."""
 
 import logging
+import uuid
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
@@ -11,7 +12,7 @@ from django.utils import timezone
 from pledges import emails, pages, watchlist
 from pledges import review as review_checks
 from pledges.mailboxes import InvalidAddress, canonical_mailbox
-from pledges.models import Guild, ModerationEvent, Signature, Submission, WatchedName
+from pledges.models import Guild, ModerationEvent, OutgoingEmail, Signature, Submission, WatchedName
 
 logger = logging.getLogger(__name__)
 
@@ -19,21 +20,31 @@ logger = logging.getLogger(__name__)
 def review(*, full_name: str, email: str, ip_hash: str) -> tuple[set[str], WatchedName | None]:
     """The reasons (Signature.Flag values) to hold a new signature for staff review (it then
     counts and shows only once approved), and the watched name it matches, if any."""
-    flags = set()
     # Forged famous names have embarrassed open letters on AI: hold any name staff watch, in
     # any of the disguises watchlist.match_keys() sees through.
     watched = WatchedName.objects.matching(full_name).order_by("pk").first()
-    if watched is not None:
+    flags = _flags(
+        full_name,
+        watched=watched is not None,
+        ip_burst=review_checks.is_ip_burst(ip_hash),
+        domain_burst=review_checks.is_domain_burst(email),
+    )
+    return flags, watched
+
+
+def _flags(full_name: str, *, watched: bool, ip_burst: bool, domain_burst: bool) -> set[str]:
+    flags = set()
+    if watched:
         flags.add(Signature.Flag.WATCHLIST)
     if watchlist.mixes_scripts(full_name):
         flags.add(Signature.Flag.MIXED_SCRIPT)
-    if review_checks.is_ip_burst(ip_hash):
+    if ip_burst:
         flags.add(Signature.Flag.IP_BURST)
-    if review_checks.is_domain_burst(email):
+    if domain_burst:
         flags.add(Signature.Flag.DOMAIN_BURST)
     if review_checks.looks_machine_made(full_name):
         flags.add(Signature.Flag.MACHINE_NAME)
-    return flags, watched
+    return flags
 
 
 def review_flags(*, full_name: str, email: str, ip_hash: str) -> set[str]:
@@ -178,10 +189,100 @@ def process_submissions(*, limit: int | None = None, batch_size: int = 50) -> in
                 break
             guild_ids = {pk for submission in batch for pk in submission.guild_ids}
             guilds = Guild.objects.in_bulk(guild_ids) if guild_ids else {}
-            signed = [submission.pk for submission in batch if _sign_submission(submission, guilds)]
+            signed = _sign_batch(batch, guilds)
             Submission.objects.filter(pk__in=signed).delete()
         done += len(batch)
     return done
+
+
+def _sign_batch(batch: list[Submission], guilds: dict) -> list[int]:
+    """Sign a batch; returns the ids of the submissions done with (signed, or dropped as not an
+    address). New mailboxes, the launch spike's common case, are signed together in a few
+    queries (_sign_new_mailboxes); the rest one by one (sign()), after them, in order."""
+    try:
+        with transaction.atomic():
+            new = _sign_new_mailboxes(batch, guilds)
+    except DatabaseError:
+        raise  # the database's trouble (a deadlock, a restart): the batch is retried
+    except Exception:
+        # One row the batch path cannot take: the one-by-one path keeps that row aside.
+        logger.exception("signing %s submissions together failed; signing them one by one", len(batch))
+        new = set()
+    return sorted(new) + [
+        submission.pk
+        for submission in batch
+        if submission.pk not in new and _sign_submission(submission, guilds)
+    ]
+
+
+def _sign_new_mailboxes(batch: list[Submission], guilds: dict) -> set[int]:
+    """sign() for the first submission of each mailbox in the batch that has no signature, all
+    at once: one review of three queries, one INSERT of the signatures (a mailbox that has one
+    by then is skipped by the unique index: ON CONFLICT DO NOTHING), one of their guilds and one
+    of their confirmation emails. Returns the ids of the submissions signed."""
+    firsts: dict[str, Submission] = {}
+    for submission in batch:
+        try:
+            firsts.setdefault(canonical_mailbox(submission.email), submission)
+        except InvalidAddress:
+            continue  # the one-by-one path drops it, and says so
+    if not firsts:
+        return set()
+    entries = list(firsts.values())
+    watched = WatchedName.objects.first_matches([submission.full_name for submission in entries])
+    bursts = review_checks.bursts([(submission.ip_hash, submission.email) for submission in entries])
+    signatures = {}
+    for (mailbox, submission), watched_id, (ip_burst, domain_burst) in zip(
+        firsts.items(), watched, bursts, strict=True
+    ):
+        found = _flags(
+            submission.full_name, watched=watched_id is not None, ip_burst=ip_burst, domain_burst=domain_burst
+        )
+        signatures[submission.pk] = Signature(
+            code=uuid.uuid4(),
+            full_name=submission.full_name,
+            name_keys=watchlist.match_keys(submission.full_name),
+            email=submission.email,
+            mailbox=mailbox,
+            profession=submission.profession,
+            credit=submission.credit,
+            country=submission.country,
+            show_publicly=submission.show_publicly,
+            updates_opt_in=submission.updates_opt_in,
+            ip_hash=submission.ip_hash,
+            flags=sorted(set(submission.flags) | found),
+            watchlist_match_id=watched_id,
+            letter_version=submission.letter_version,
+            language=submission.language,
+            created_at=submission.received_at,
+        )
+    Signature.objects.bulk_create(signatures.values(), ignore_conflicts=True)
+    # ignore_conflicts sets no primary keys: the random codes tell which rows went in.
+    inserted = dict(
+        Signature.objects.filter(code__in=[signature.code for signature in signatures.values()]).values_list(
+            "code", "pk"
+        )
+    )
+    signed = {pk: signature for pk, signature in signatures.items() if signature.code in inserted}
+    for signature in signed.values():
+        signature.pk = inserted[signature.code]
+    submissions = {submission.pk: submission for submission in entries}
+    Signature.guilds.through.objects.bulk_create(
+        Signature.guilds.through(signature_id=signature.pk, guild_id=guild_pk)
+        for pk, signature in signed.items()
+        for guild_pk in submissions[pk].guild_ids
+        if guild_pk in guilds
+    )
+    # Sign, withdraw, sign again: each is a first signature, and each would send an email.
+    sent_today = emails.emails_today(signature.mailbox for signature in signed.values())
+    OutgoingEmail.objects.bulk_create(
+        emails.confirmation(
+            signature, guild_ids=[pk for pk in submissions[submission_pk].guild_ids if pk in guilds]
+        )
+        for submission_pk, signature in signed.items()
+        if sent_today[signature.mailbox] < settings.EMAILS_PER_ADDRESS_PER_DAY
+    )
+    return set(signed)
 
 
 def _sign_submission(submission: Submission, guilds: dict) -> bool:

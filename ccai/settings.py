@@ -123,6 +123,9 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Creators Coalition on AI <letter@localhost>")
 EMAIL_RETRY_BASE_SECONDS = env.int("EMAIL_RETRY_BASE_SECONDS", default=30)
 EMAIL_GIVE_UP_AFTER_HOURS = env.int("EMAIL_GIVE_UP_AFTER_HOURS", default=72)
+# How long a worker keeps the messages it took to send (10 at a time): a killed worker's unsent
+# ones go out after this. Longer than sending 10 can take (EMAIL_TIMEOUT each, at worst).
+EMAIL_CLAIM_SECONDS = env.int("EMAIL_CLAIM_SECONDS", default=300)
 
 # Signing
 VERIFY_LINK_MAX_AGE_DAYS = env.int("VERIFY_LINK_MAX_AGE_DAYS", default=7)

@@ -17,7 +17,7 @@ from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
-from django.db.models import Count, F, Func, Min, Q, Value
+from django.db.models import Case, Count, F, Func, Min, Q, Value, When
 from django.db.models.functions import Lower, TruncDate
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -1519,6 +1519,22 @@ class OutgoingEmailQuerySet(models.QuerySet):
         return self.filter(
             sent_at__isnull=True, failed_at__isnull=True, send_after__lte=now or timezone.now()
         )
+
+    def claim_due(self, count: int) -> list["OutgoingEmail"]:
+        """Up to `count` due messages, oldest first, for one worker to send: not due for the
+        others for EMAIL_CLAIM_SECONDS, nor, if the worker dies, until then."""
+        with transaction.atomic():
+            claimed = list(self.due().select_for_update(skip_locked=True).order_by("send_after")[:count])
+            until = timezone.now() + timedelta(seconds=settings.EMAIL_CLAIM_SECONDS)
+            self.filter(pk__in=[message.pk for message in claimed]).update(send_after=until)
+        return claimed
+
+    def release(self, claimed: list["OutgoingEmail"]) -> int:
+        """Claimed messages the worker will not send after all: due again, in their old order."""
+        if not claimed:
+            return 0
+        due_again = Case(*(When(pk=message.pk, then=Value(message.send_after)) for message in claimed))
+        return self.filter(pk__in=[message.pk for message in claimed]).update(send_after=due_again)
 
     def queued_to_mailbox_since(self, mailbox: str, since):
         """Every email to one mailbox, in any spelling, since then."""

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.staticfiles import handlers as staticfiles_handlers
 from django.core.cache import cache
 from django.core.management import call_command
+from django.utils import translation
 
 from ccai.testing_servers import free_port
 from pledges import pages, snapshots
@@ -40,6 +41,16 @@ def no_real_dns(settings):
     """There is no internet here: the email domain check is off unless a test turns it on
     with a mocked resolver."""
     settings.EMAIL_DOMAIN_CHECK = False
+
+
+@pytest.fixture(autouse=True)
+def site_language():
+    """Each test starts in the site's language. A request activates its language for the rest of
+    the thread (as each new request does in production), so a French request in one test would
+    otherwise make the next test's command speak French, depending on which tests ran before."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,8 @@
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from django.utils import timezone
 
 from pledges.emails import deliver_due
 from pledges.models import OutgoingEmail, Signature
@@ -102,3 +104,43 @@ def test_retries_back_off_and_give_up_after_the_configured_time(settings, smtp_p
     deliver_due()
     message.refresh_from_db()
     assert message.failed_at is not None and message.attempts == 2
+
+
+def queue(count: int) -> list[OutgoingEmail]:
+    return [
+        OutgoingEmail.objects.create(
+            to=f"queued{n}@example.com", kind="confirmation", subject="s", body_text="b"
+        )
+        for n in range(count)
+    ]
+
+
+def test_the_worker_sends_what_is_due_over_one_smtp_connection(smtp_inbox):
+    queue(25)
+    assert deliver_due() == 25
+    assert len(smtp_inbox.messages) == 25 and len(smtp_inbox.connections) == 1
+    assert not OutgoingEmail.objects.filter(sent_at__isnull=True).exists()
+
+
+def test_a_claimed_message_is_not_due_for_another_worker_until_its_claim_runs_out(settings):
+    settings.EMAIL_CLAIM_SECONDS = 60
+    queued = queue(15)
+    first, second = OutgoingEmail.objects.claim_due(10), OutgoingEmail.objects.claim_due(10)
+    assert [m.pk for m in first] == [m.pk for m in queued[:10]]  # oldest first
+    assert [m.pk for m in second] == [m.pk for m in queued[10:]]  # the others, none twice
+    assert OutgoingEmail.objects.claim_due(10) == []
+    # The worker died: its messages are due again once the claim has run out.
+    later = timezone.now() + timedelta(seconds=61)
+    assert OutgoingEmail.objects.due(now=later).count() == 15
+
+
+def test_a_worker_that_stops_mid_chunk_gives_the_rest_back_in_their_order(smtp_port, settings):
+    """The mail server is down: the first message is postponed, and the nine others the worker
+    had claimed are due again at once, still ahead of newer mail."""
+    settings.EMAIL_RETRY_BASE_SECONDS = 30
+    queued = queue(12)
+    assert deliver_due() == 0
+    postponed = OutgoingEmail.objects.get(attempts=1)
+    assert postponed.pk == queued[0].pk
+    due = list(OutgoingEmail.objects.due().order_by("send_after").values_list("pk", flat=True))
+    assert due == [m.pk for m in queued[1:]]

@@ -29,6 +29,8 @@ def worker_env(smtp_port: int, **overrides) -> dict:
         DATABASE_URL=database_url(connection.settings_dict),
         EMAIL_URL=f"smtp://127.0.0.1:{smtp_port}",
         EMAIL_RETRY_BASE_SECONDS=1,
+        # A killed worker's claimed messages go out again after this: seconds here, not minutes.
+        EMAIL_CLAIM_SECONDS=2,
         **overrides,
     )
 

@@ -118,6 +118,7 @@ class Inbox:
     def __init__(self):
         self.messages: list[EmailMessage] = []
         self.refuse: dict[str, str] = {}
+        self.connections: set[tuple] = set()  # the client's (host, port) of each message
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -126,6 +127,7 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        self.connections.add(session.peer)
         self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
         return "250 Message accepted for delivery"
 

@@ -2,11 +2,12 @@
 whatever it returns must be exactly the page that sorting every match gives."""
 
 import random
+from urllib.parse import urlencode
 
 import pytest
 from django.utils import timezone
 
-from pledges import models
+from pledges import models, views
 from pledges.models import PublicListKey, Signature
 from tests.utils import make_signature
 
@@ -80,6 +81,25 @@ def test_odd_searches_walk_safely(names):
         assert walked is None or walked == sorted_page(q, None, 3), q
     assert Signature.objects.first_matches("  ", limit=3) == []  # no words match nothing
     assert Signature.objects.first_matches("zoe obrien", limit=3) is None  # left to sorting
+
+
+@pytest.mark.parametrize("cap", [1000, 3])
+def test_a_search_pages_as_sorting_every_match(client, names, monkeypatch, cap):
+    """A search's page comes from the ids its count read (when no more than the cap match) or
+    from sorting again (when more do): either way, every match once, in the list's order."""
+    monkeypatch.setattr(views, "SIGNATORIES_PER_PAGE", 4)
+    monkeypatch.setattr(views, "MATCH_COUNT_CAP", cap)
+    for q in ["maria garcia", "garcia", "zoe o'brien", "mari", "nobody"]:
+        expected = list(Signature.objects.public_list(q=q).values_list("pk", flat=True))
+        response = client.get(f"/signatories/?{urlencode({'q': q})}")
+        assert response.context["match_count"] == min(len(expected), cap + 1), q
+        shown = []
+        while True:
+            shown += [signature.pk for signature in response.context["signatures"]]
+            if not response.context["next_url"]:
+                break
+            response = client.get(response.context["next_url"])
+        assert shown == expected, q
 
 
 def test_an_admin_search_counts_only_as_far_as_anyone_reads(client, monkeypatch):

@@ -180,11 +180,18 @@ class ServerCPU:
 
         self.gunicorn, self.postgres = psutil.Process(gunicorn_pid), psutil.Process(postgres_pid)
 
-    def seconds(self) -> float:
+    def seconds(self) -> tuple[float, float]:
+        """CPU seconds of (the server's workers, PostgreSQL)."""
+        return self._seconds(self.gunicorn.children()), self._seconds(
+            [self.postgres, *self.postgres.children()]
+        )
+
+    @staticmethod
+    def _seconds(processes) -> float:
         import psutil
 
         total = 0.0
-        for process in [*self.gunicorn.children(), self.postgres, *self.postgres.children()]:
+        for process in processes:
             try:
                 times = process.cpu_times()
             except psutil.NoSuchProcess:
@@ -203,8 +210,17 @@ def postmaster_pid(database_url: str) -> int:
 
 
 class Run:
-    def __init__(self, name: str, latencies: list[float], statuses: Counter, seconds: float, cpu: float):
+    def __init__(
+        self,
+        name: str,
+        latencies: list[float],
+        statuses: Counter,
+        seconds: float,
+        cpu: float,
+        database_cpu: float,
+    ):
         self.name, self.statuses, self.seconds, self.cpu = name, statuses, seconds, cpu
+        self.database_cpu = database_cpu
         self.latencies = sorted(latencies)
         self.ok = sum(n for status, n in statuses.items() if status in (200, 302))
 
@@ -212,6 +228,11 @@ class Run:
     def cpu_ms(self) -> float:
         """Server and database CPU per answered request, in milliseconds."""
         return self.cpu / self.ok * 1000 if self.ok else float("nan")
+
+    @property
+    def database_cpu_ms(self) -> float:
+        """PostgreSQL's part of cpu_ms."""
+        return self.database_cpu / self.ok * 1000 if self.ok else float("nan")
 
     @property
     def per_second(self) -> float:
@@ -226,6 +247,7 @@ class Run:
         return (
             f"  {self.name:<34} {self.per_second:7.0f} req/s   p50 {self.percentile(0.5):6.1f} ms"
             f"   p99 {self.percentile(0.99):6.1f} ms   server CPU {self.cpu_ms:5.2f} ms/req"
+            f" (PostgreSQL {self.database_cpu_ms:4.2f})"
             f"   {dict(self.statuses)}"
         )
 
@@ -248,7 +270,7 @@ def drive(
 
     def mark_start():
         time.sleep(max(0.0, start_at - time.time()))
-        cpu_at_start[0] = cpu.seconds() if cpu else 0.0
+        cpu_at_start[0] = cpu.seconds() if cpu else (0.0, 0.0)
 
     marker = threading.Thread(target=mark_start)
     marker.start()
@@ -256,10 +278,11 @@ def drive(
         client_process, [(port, request_name, share, start_at, seconds) for share in shares if share]
     )
     marker.join()
-    used = (cpu.seconds() - cpu_at_start[0]) if cpu else 0.0
+    (app_at_end, database_at_end) = cpu.seconds() if cpu else (0.0, 0.0)
+    app_used, database_used = app_at_end - cpu_at_start[0][0], database_at_end - cpu_at_start[0][1]
     latencies = [latency for lats, _ in results for latency in lats]
     statuses = sum((counts for _, counts in results), Counter())
-    run = Run(label, latencies, statuses, seconds, used)
+    run = Run(label, latencies, statuses, seconds, app_used + database_used, database_used)
     print(run.line(), flush=True)
     return run
 
@@ -468,6 +491,7 @@ def main() -> int:
             f"| {label} | {app.per_second:.0f}/s (p99 {app.percentile(0.99):.0f} ms) "
             f"| {ceiling.per_second:.0f}/s (p99 {ceiling.percentile(0.99):.0f} ms) "
             f"| **{ratio:.2f}x** | {app.cpu_ms:.2f} / {ceiling.cpu_ms:.2f} ms "
+            f"(PostgreSQL {app.database_cpu_ms:.2f} / {ceiling.database_cpu_ms:.2f}) "
             f"| {ceiling.cpu_ms / app.cpu_ms:.2f}x | >= {goal}x |"
         )
     if "POST /sign/ vs one INSERT: app" not in best:

@@ -1,11 +1,13 @@
 """One function per email. Each stores an OutgoingEmail row (in the caller's transaction);
 `deliver_due()` is the worker's side that sends them."""
 
+import functools
 import logging
 import smtplib
 from collections import Counter
 from contextlib import contextmanager
 from datetime import timedelta
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -14,6 +16,7 @@ from django.db import connection as db
 from django.db.models import Count
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.html import escape
 
 from pledges.mailboxes import InvalidAddress, canonical_mailbox
 from pledges.models import OutgoingEmail, Signature, Update
@@ -21,33 +24,81 @@ from pledges.models import OutgoingEmail, Signature, Update
 logger = logging.getLogger(__name__)
 
 
-def _message(kind: str, signature: Signature, ctx: dict) -> OutgoingEmail:
+def _message(kind: str, signature: Signature, ctx: dict, *, mailbox: str | None = None) -> OutgoingEmail:
     """The email, rendered and not yet stored."""
+    subject, text, html = _render(kind, signature.language, ctx)
+    return OutgoingEmail(
+        to=signature.email,
+        mailbox=mailbox or mailbox_of(signature.email),
+        kind=kind,
+        subject=" ".join(subject.split()),
+        body_text=text,
+        body_html=html,
+    )
+
+
+def _render(kind: str, language: str, ctx: dict) -> tuple[str, str, str]:
     # In the signer's language, whatever the language of the request (or the worker) that sends.
-    with translation.override(signature.language):
-        ctx = {**ctx, "site_url": settings.SITE_URL, "language": signature.language}
-        subject = render_to_string(f"emails/{kind}-subject.txt", ctx).strip()
-        return OutgoingEmail(
-            to=signature.email,
-            mailbox=mailbox_of(signature.email),
-            kind=kind,
-            subject=" ".join(subject.split()),
-            body_text=render_to_string(f"emails/{kind}-body.txt", ctx),
-            body_html=render_to_string(f"emails/{kind}-body.html", ctx),
+    with translation.override(language):
+        ctx = {**ctx, "site_url": settings.SITE_URL, "language": language}
+        return (
+            render_to_string(f"emails/{kind}-subject.txt", ctx).strip(),
+            render_to_string(f"emails/{kind}-body.txt", ctx),
+            render_to_string(f"emails/{kind}-body.html", ctx),
         )
 
 
-def confirmation(signature: Signature, *, guild_ids=None) -> OutgoingEmail:
+def confirmation(signature: Signature, *, guild_ids=None, mailbox: str | None = None) -> OutgoingEmail:
     """The confirmation email, not yet stored: the worker stores a batch of them in one INSERT.
-    `guild_ids`: the signature's guilds, where the caller has them (see details_digest)."""
-    return _message(
+    `guild_ids`, `mailbox`: the signature's guilds and canonical mailbox, where the caller has
+    them (see details_digest).
+
+    A launch spike sends thousands of these, which differ only in the name and the two links:
+    the templates are rendered once per language with a marker in each place, and each email
+    fills the markers in, escaped where the template escapes (tests/test_emails.py checks that
+    this gives what rendering each email would)."""
+    subject, text, html = _confirmation_with_markers(
+        signature.language, settings.SITE_URL, settings.VERIFY_LINK_MAX_AGE_DAYS
+    )
+    values = {
+        "name": signature.full_name,
+        "verify_link": signature.link("verify", guild_ids=guild_ids),
+        "withdraw_link": signature.link("withdraw"),
+    }
+
+    def fill(rendered: str) -> str:
+        for key, value in values.items():
+            marker = _marker(key)
+            rendered = rendered.replace(escape(marker), escape(value)).replace(marker, value)
+        return rendered
+
+    return OutgoingEmail(
+        to=signature.email,
+        mailbox=mailbox or mailbox_of(signature.email),
+        kind="confirmation",
+        subject=" ".join(fill(subject).split()),
+        body_text=fill(text),
+        body_html=fill(html),
+    )
+
+
+def _marker(key: str) -> str:
+    # Private-use characters (neither whitespace nor anything a name or link holds), and a "<"
+    # so that an escaping template shows itself by escaping it.
+    return f"\ue000{key}<\ue000"
+
+
+@functools.lru_cache(maxsize=32)
+def _confirmation_with_markers(language: str, site_url: str, expiry_days: int) -> tuple[str, str, str]:
+    # Keyed by the settings the templates read, so that a change (in a test) renders them again.
+    return _render(
         "confirmation",
-        signature,
+        language,
         {
-            "signature": signature,
-            "verify_link": signature.link("verify", guild_ids=guild_ids),
-            "withdraw_link": signature.link("withdraw"),
-            "expiry_days": settings.VERIFY_LINK_MAX_AGE_DAYS,
+            "signature": SimpleNamespace(full_name=_marker("name")),
+            "verify_link": _marker("verify_link"),
+            "withdraw_link": _marker("withdraw_link"),
+            "expiry_days": expiry_days,
         },
     )
 

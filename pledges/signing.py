@@ -277,7 +277,9 @@ def _sign_new_mailboxes(batch: list[Submission], guilds: dict) -> set[int]:
     sent_today = emails.emails_today(signature.mailbox for signature in signed.values())
     OutgoingEmail.objects.bulk_create(
         emails.confirmation(
-            signature, guild_ids=[pk for pk in submissions[submission_pk].guild_ids if pk in guilds]
+            signature,
+            guild_ids=[pk for pk in submissions[submission_pk].guild_ids if pk in guilds],
+            mailbox=signature.mailbox,
         )
         for submission_pk, signature in signed.items()
         if sent_today[signature.mailbox] < settings.EMAILS_PER_ADDRESS_PER_DAY

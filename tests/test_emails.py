@@ -1,9 +1,12 @@
 from datetime import timedelta
+from unittest import mock
 from urllib.parse import urlsplit
 
 import pytest
 from django.utils import timezone
+from django.utils.html import escape
 
+from pledges import emails
 from pledges.emails import deliver_due
 from pledges.models import OutgoingEmail, Signature
 from pledges.signing import process_submissions
@@ -144,3 +147,31 @@ def test_a_worker_that_stops_mid_chunk_gives_the_rest_back_in_their_order(smtp_p
     assert postponed.pk == queued[0].pk
     due = list(OutgoingEmail.objects.due().order_by("send_after").values_list("pk", flat=True))
     assert due == [m.pk for m in queued[1:]]
+
+
+@pytest.mark.parametrize("language", ["en", "es", "fr"])
+@pytest.mark.parametrize("name", ["Ada Lovelace", "Zoë O'Brien & <b>Sons</b>", 'Jean "JJ" Dupont-Ça'])
+def test_the_confirmation_filled_in_from_markers_is_what_rendering_it_gives(settings, language, name):
+    """The worker renders the confirmation once per language and fills in each signer's name and
+    links (emails.confirmation); it must read exactly as the templates rendered for that signer."""
+    settings.SITE_URL = "https://letter.example.org"
+    signature = make_signature(full_name=name, language=language, credit="Credits & <more>")
+    with mock.patch("django.core.signing.time.time", return_value=1_800_000_000):
+        filled = emails.confirmation(signature)
+        rendered = emails._message(
+            "confirmation",
+            signature,
+            {
+                "signature": signature,
+                "verify_link": signature.link("verify"),
+                "withdraw_link": signature.link("withdraw"),
+                "expiry_days": settings.VERIFY_LINK_MAX_AGE_DAYS,
+            },
+        )
+    assert (filled.subject, filled.body_text, filled.body_html) == (
+        rendered.subject,
+        rendered.body_text,
+        rendered.body_html,
+    )
+    assert (filled.to, filled.mailbox, filled.kind) == (rendered.to, rendered.mailbox, "confirmation")
+    assert name in filled.body_text and escape(name) in filled.body_html

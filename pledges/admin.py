@@ -811,7 +811,7 @@ class SubmissionStateFilter(admin.SimpleListFilter):
         if self.value() == "waiting":
             return queryset.waiting()
         if self.value() == "failed":
-            return queryset.exclude(error="")
+            return queryset.failed()
         return queryset
 
 
@@ -835,7 +835,7 @@ class SubmissionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Try the selected submissions again", permissions=["delete"])
     def try_again(self, request, queryset):
-        count = queryset.exclude(error="").update(error="")
+        count = queryset.failed().update(error="")
         self.message_user(request, f"{count} submission(s) will be signed by the worker on its next turn.")
 
 

@@ -1090,6 +1090,10 @@ class SubmissionQuerySet(models.QuerySet):
         """What the worker still has to sign: all but those it failed on."""
         return self.filter(error="")
 
+    def failed(self):
+        """Those the worker could not sign: they wait for a person (SubmissionAdmin)."""
+        return self.exclude(error="")
+
 
 class Submission(models.Model):
     """The sign form as it was posted, waiting for the worker (signing.process_submissions) to

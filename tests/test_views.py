@@ -305,6 +305,8 @@ def test_privacy_page_explains_retention_and_withdrawal(client):
     assert "withdraw" in html.lower() and "14 days" in html
     assert "Counters of recent requests" in html and "expire on their own within a day" in html
     assert "at most 3 emails a day" in html
+    # The sign request stores the form as it was sent, until the worker has made the signature.
+    assert "The form as you sent it is kept only until our server has checked it" in html
 
 
 def test_unknown_page_is_a_friendly_404(client):

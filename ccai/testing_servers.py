@@ -18,10 +18,34 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
+# Under pytest-xdist each test process takes its ports from a range of its own, below the
+# kernel's ephemeral ports: a port the kernel hands one process can otherwise be handed to
+# another in the seconds before the first process's server binds it (seen: an HTTP test talking
+# to another process's SMTP server).
+PORTS_PER_TEST_PROCESS = 1500
+FIRST_TEST_PORT = 20000  # up to 8 test processes stay below 32768, where the kernel's start
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port on 127.0.0.1 that is free now and that this process has not handed out before."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and worker[2:].isdigit() and int(worker[2:]) < 8:
+        low = FIRST_TEST_PORT + PORTS_PER_TEST_PROCESS * int(worker[2:])
+        candidates = [port for port in range(low, low + PORTS_PER_TEST_PROCESS) if port not in _handed_out]
+    else:
+        candidates = [0] * 100  # the kernel's choice
+    for candidate in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue  # in use
+            port = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no free port left for this test process")
 
 
 def database_url(settings_dict: dict, name: str | None = None) -> str:

@@ -24,9 +24,12 @@ from pledges.models import OutgoingEmail, Signature, Update
 logger = logging.getLogger(__name__)
 
 
-def _message(kind: str, signature: Signature, ctx: dict, *, mailbox: str | None = None) -> OutgoingEmail:
+def _message(kind: str, signature: Signature, ctx: dict) -> OutgoingEmail:
     """The email, rendered and not yet stored."""
-    subject, text, html = _render(kind, signature.language, ctx)
+    return _outgoing(kind, signature, *_render(kind, signature.language, ctx))
+
+
+def _outgoing(kind: str, signature: Signature, subject: str, text: str, html: str, *, mailbox=None):
     return OutgoingEmail(
         to=signature.email,
         mailbox=mailbox or mailbox_of(signature.email),
@@ -72,14 +75,7 @@ def confirmation(signature: Signature, *, guild_ids=None, mailbox: str | None = 
             rendered = rendered.replace(escape(marker), escape(value)).replace(marker, value)
         return rendered
 
-    return OutgoingEmail(
-        to=signature.email,
-        mailbox=mailbox or mailbox_of(signature.email),
-        kind="confirmation",
-        subject=" ".join(fill(subject).split()),
-        body_text=fill(text),
-        body_html=fill(html),
-    )
+    return _outgoing("confirmation", signature, fill(subject), fill(text), fill(html), mailbox=mailbox)
 
 
 def _marker(key: str) -> str:

@@ -4,7 +4,6 @@
 import functools
 import logging
 import smtplib
-from collections import Counter
 from contextlib import contextmanager
 from datetime import timedelta
 from types import SimpleNamespace
@@ -197,24 +196,25 @@ def mailbox_of(address: str) -> str:
 
 
 def daily_limit_reached(mailbox: str) -> bool:
-    """Whether the mailbox (every spelling of it) has been sent EMAILS_PER_ADDRESS_PER_DAY emails
-    in the last day; the outbox is the record, so the limit holds across processes and survives
-    a cache flush."""
-    if not settings.RATELIMIT_ENABLE:
-        return False
-    since = timezone.now() - timedelta(days=1)
-    sent = OutgoingEmail.objects.queued_to_mailbox_since(mailbox, since)
-    return sent.count() >= settings.EMAILS_PER_ADDRESS_PER_DAY
+    return mailbox in at_daily_limit([mailbox])
 
 
-def emails_today(mailboxes) -> Counter:
-    """How many emails each of these mailboxes has been sent in the last day, in one query (the
-    worker signing a batch); an empty Counter when the limit is off."""
+def at_daily_limit(mailboxes) -> set[str]:
+    """Those of the mailboxes (every spelling of each) that have been sent
+    EMAILS_PER_ADDRESS_PER_DAY emails in the last day, in one query; the outbox is the record,
+    so the limit holds across processes and survives a cache flush."""
+    mailboxes = set(mailboxes)
     if not settings.RATELIMIT_ENABLE or not mailboxes:
-        return Counter()
+        return set()
     since = timezone.now() - timedelta(days=1)
-    queued = OutgoingEmail.objects.filter(mailbox__in=set(mailboxes), created_at__gte=since)
-    return Counter(dict(queued.values_list("mailbox").annotate(n=Count("pk")).order_by()))
+    sent = (
+        OutgoingEmail.objects.filter(mailbox__in=mailboxes, created_at__gte=since)
+        .values("mailbox")
+        .annotate(count=Count("pk"))
+        .filter(count__gte=settings.EMAILS_PER_ADDRESS_PER_DAY)
+        .order_by()
+    )
+    return set(sent.values_list("mailbox", flat=True))
 
 
 def is_temporary(error: Exception) -> bool:

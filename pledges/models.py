@@ -597,9 +597,9 @@ class Signature(models.Model):
                 condition=Q(status=SignatureStatus.PENDING),
                 name="signature_pending_created",
             ),
-            # review.is_ip_burst: signatures from one IP hash within the last hour.
+            # review.bursts: signatures from one IP hash within the last hour ...
             models.Index(fields=["ip_hash", "created_at"], name="signature_ip_hash_created"),
-            # review.is_domain_burst: signatures from one email domain within the last hour.
+            # ... and from one email domain.
             models.Index(EMAIL_DOMAIN, "created_at", name="signature_domain_created"),
             # The moderation queue: confirmed, oldest first.
             models.Index(
@@ -1129,6 +1129,22 @@ class Submission(models.Model):
     def __str__(self) -> str:
         return f"submission #{self.pk} of {self.received_at:%Y-%m-%d %H:%M:%S}"
 
+    def signature_details(self) -> dict:
+        """What the signature takes as it was sent (both of the worker's ways of signing start
+        from it; the guilds, flags and time each take in their own way)."""
+        return {
+            "full_name": self.full_name,
+            "email": self.email,
+            "profession": self.profession,
+            "credit": self.credit,
+            "country": self.country,
+            "show_publicly": self.show_publicly,
+            "updates_opt_in": self.updates_opt_in,
+            "ip_hash": self.ip_hash,
+            "language": self.language,
+            "letter_version": self.letter_version,
+        }
+
 
 class ModerationAction(models.TextChoices):
     """ModerationEvent.Action (out here for the same reason as SignatureStatus)."""
@@ -1312,28 +1328,23 @@ class BulkModerationJob(models.Model):
 
 
 class WatchedNameQuerySet(models.QuerySet):
-    def matching(self, full_name: str):
-        """The watched names a signature under `full_name` would match (watchlist.match_keys)."""
-        keys = watchlist.match_keys(full_name)
-        if not keys:
-            return self.none()
-        # Through WatchedNameKey's b-tree index: exact row estimates, so the planner never
-        # prefers reading the whole watchlist (as it does for a GIN search on an array).
-        return self.filter(pk__in=WatchedNameKey.objects.filter(key__in=keys).values("watched_name"))
-
-    def first_matches(self, names: list[str]) -> list[int | None]:
-        """For each name, the id of the first watched name it matches (as matching() finds them)
-        on the whole watchlist, or None: many names in one query, for the worker signing a batch."""
-        keys_of = [watchlist.match_keys(name) for name in names]
-        wanted = {key for keys in keys_of for key in keys}
-        first_by_key = dict(
-            WatchedNameKey.objects.filter(key__in=wanted)
+    def first_by_key(self, keys):
+        """(key, the id of the first watched name with that key) for those of the keys watched.
+        Through WatchedNameKey's b-tree index: exact row estimates, so the planner never prefers
+        reading the whole watchlist (as it does for a GIN search on an array)."""
+        return (
+            WatchedNameKey.objects.filter(key__in=keys)
             .values_list("key")
             .annotate(first=Min("watched_name"))
             .order_by()
-            if wanted
-            else ()
         )
+
+    def first_matches(self, names: list[str]) -> list[int | None]:
+        """For each name, the id of the first watched name it matches (through any of its
+        watchlist.match_keys()) on the whole watchlist, or None: one query for any number."""
+        keys_of = [watchlist.match_keys(name) for name in names]
+        wanted = {key for keys in keys_of for key in keys}
+        first_by_key = dict(self.first_by_key(wanted)) if wanted else {}
         return [
             min((first_by_key[key] for key in keys if key in first_by_key), default=None) for keys in keys_of
         ]
@@ -1570,10 +1581,6 @@ class OutgoingEmailQuerySet(models.QuerySet):
             return 0
         due_again = Case(*(When(pk=message.pk, then=Value(message.send_after)) for message in claimed))
         return self.filter(pk__in=[message.pk for message in claimed]).update(send_after=due_again)
-
-    def queued_to_mailbox_since(self, mailbox: str, since):
-        """Every email to one mailbox, in any spelling, since then."""
-        return self.filter(mailbox=mailbox, created_at__gte=since)
 
 
 class OutgoingEmail(models.Model):

@@ -48,34 +48,16 @@ def _last_hour():
     return Signature.objects.filter(created_at__gte=timezone.now() - timedelta(hours=1))
 
 
-def _at_least(queryset, threshold: int) -> bool:
-    # Counting stops at the threshold, so a flood costs no more to check than a trickle.
-    return queryset.values("pk")[:threshold].count() >= threshold
-
-
 def _domain(email: str) -> str:
     return email.rpartition("@")[2].lower()
 
 
-def is_ip_burst(ip_hash: str) -> bool:
-    """Already BURST_IP_PER_HOUR signatures from this IP hash within the hour."""
-    return bool(ip_hash) and _at_least(_last_hour().filter(ip_hash=ip_hash), settings.BURST_IP_PER_HOUR)
-
-
-def is_domain_burst(email: str) -> bool:
-    """Already BURST_DOMAIN_PER_HOUR signatures from this email domain within the hour; big
-    webmail domains, where that is normal, are exempt."""
-    domain = _domain(email)
-    if not domain or domain in settings.BURST_EXEMPT_DOMAINS:
-        return False
-    same_domain = _last_hour().alias(domain=EMAIL_DOMAIN).filter(domain=domain)
-    return _at_least(same_domain, settings.BURST_DOMAIN_PER_HOUR)
-
-
 def bursts(signers: list[tuple[str, str]]) -> list[tuple[bool, bool]]:
-    """is_ip_burst and is_domain_burst for many new signatures at once, in two queries: for each
-    (ip_hash, email), in the order they are signed, whether it is an IP burst and a domain burst,
-    the earlier ones of the list counting as signed."""
+    """For each new signature's (ip_hash, email), in the order they are signed, whether it comes
+    in a burst: already BURST_IP_PER_HOUR signatures from its IP hash within the hour, and
+    already BURST_DOMAIN_PER_HOUR from its email domain (big webmail domains, where that is
+    normal, are exempt). The earlier ones of the list count as signed. Two queries for any
+    number of signatures."""
     ip_hashes = {ip_hash for ip_hash, _ in signers if ip_hash}
     domains = {_domain(email) for _, email in signers} - {""} - set(settings.BURST_EXEMPT_DOMAINS)
     seen_ip = _counts_up_to(_last_hour(), "ip_hash", ip_hashes, settings.BURST_IP_PER_HOUR)

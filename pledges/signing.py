@@ -17,19 +17,28 @@ from pledges.models import Guild, ModerationEvent, OutgoingEmail, Signature, Sub
 logger = logging.getLogger(__name__)
 
 
-def review(*, full_name: str, email: str, ip_hash: str) -> tuple[set[str], WatchedName | None]:
+def review(*, full_name: str, email: str, ip_hash: str) -> tuple[set[str], int | None]:
     """The reasons (Signature.Flag values) to hold a new signature for staff review (it then
-    counts and shows only once approved), and the watched name it matches, if any."""
+    counts and shows only once approved), and the id of the watched name it matches, if any."""
+    return review_many([(full_name, email, ip_hash)])[0]
+
+
+def review_many(signers: list[tuple[str, str, str]]) -> list[tuple[set[str], int | None]]:
+    """review() for each (full_name, email, ip_hash) of new signatures, in the order they are
+    signed (a burst counts the earlier ones), in three queries however many there are."""
     # Forged famous names have embarrassed open letters on AI: hold any name staff watch, in
     # any of the disguises watchlist.match_keys() sees through.
-    watched = WatchedName.objects.matching(full_name).order_by("pk").first()
-    flags = _flags(
-        full_name,
-        watched=watched is not None,
-        ip_burst=review_checks.is_ip_burst(ip_hash),
-        domain_burst=review_checks.is_domain_burst(email),
-    )
-    return flags, watched
+    watched = WatchedName.objects.first_matches([full_name for full_name, _, _ in signers])
+    bursts = review_checks.bursts([(ip_hash, email) for _, email, ip_hash in signers])
+    return [
+        (
+            _flags(full_name, watched=watched_id is not None, ip_burst=ip_burst, domain_burst=domain_burst),
+            watched_id,
+        )
+        for (full_name, _, _), watched_id, (ip_burst, domain_burst) in zip(
+            signers, watched, bursts, strict=True
+        )
+    ]
 
 
 def _flags(full_name: str, *, watched: bool, ip_burst: bool, domain_burst: bool) -> set[str]:
@@ -71,7 +80,7 @@ def sign(
     reveals whether an address has signed; the email tells the owner what happened.
     Raises mailboxes.InvalidAddress for an address that is not one (the form checks first)."""
     mailbox = canonical_mailbox(email)
-    review_flags_found, watched = review(full_name=full_name, email=email, ip_hash=ip_hash)
+    review_flags_found, watched_id = review(full_name=full_name, email=email, ip_hash=ip_hash)
     details = {
         "full_name": full_name,
         "profession": profession,
@@ -81,7 +90,7 @@ def sign(
         "updates_opt_in": updates_opt_in,
         "ip_hash": ip_hash,
         "flags": sorted(set(flags) | review_flags_found),
-        "watchlist_match": watched,
+        "watchlist_match_id": watched_id,
         "letter_version": letter_version or pages.current_letter.get(),
         "language": language,
     }
@@ -229,31 +238,18 @@ def _sign_new_mailboxes(batch: list[Submission], guilds: dict) -> set[int]:
     if not firsts:
         return set()
     entries = list(firsts.values())
-    watched = WatchedName.objects.first_matches([submission.full_name for submission in entries])
-    bursts = review_checks.bursts([(submission.ip_hash, submission.email) for submission in entries])
+    reviews = review_many(
+        [(submission.full_name, submission.email, submission.ip_hash) for submission in entries]
+    )
     signatures = {}
-    for (mailbox, submission), watched_id, (ip_burst, domain_burst) in zip(
-        firsts.items(), watched, bursts, strict=True
-    ):
-        found = _flags(
-            submission.full_name, watched=watched_id is not None, ip_burst=ip_burst, domain_burst=domain_burst
-        )
+    for (mailbox, submission), (found, watched_id) in zip(firsts.items(), reviews, strict=True):
         signatures[submission.pk] = Signature(
+            **submission.signature_details(),
             code=uuid.uuid4(),
-            full_name=submission.full_name,
             name_keys=watchlist.match_keys(submission.full_name),
-            email=submission.email,
             mailbox=mailbox,
-            profession=submission.profession,
-            credit=submission.credit,
-            country=submission.country,
-            show_publicly=submission.show_publicly,
-            updates_opt_in=submission.updates_opt_in,
-            ip_hash=submission.ip_hash,
             flags=sorted(set(submission.flags) | found),
             watchlist_match_id=watched_id,
-            letter_version=submission.letter_version,
-            language=submission.language,
             created_at=submission.received_at,
         )
     Signature.objects.bulk_create(signatures.values(), ignore_conflicts=True)
@@ -274,7 +270,7 @@ def _sign_new_mailboxes(batch: list[Submission], guilds: dict) -> set[int]:
         if guild_pk in guilds
     )
     # Sign, withdraw, sign again: each is a first signature, and each would send an email.
-    sent_today = emails.emails_today(signature.mailbox for signature in signed.values())
+    at_limit = emails.at_daily_limit(signature.mailbox for signature in signed.values())
     OutgoingEmail.objects.bulk_create(
         emails.confirmation(
             signature,
@@ -282,7 +278,7 @@ def _sign_new_mailboxes(batch: list[Submission], guilds: dict) -> set[int]:
             mailbox=signature.mailbox,
         )
         for submission_pk, signature in signed.items()
-        if sent_today[signature.mailbox] < settings.EMAILS_PER_ADDRESS_PER_DAY
+        if signature.mailbox not in at_limit
     )
     return set(signed)
 
@@ -307,18 +303,9 @@ def _sign_submission(submission: Submission, guilds: dict) -> bool:
 
 def _sign(submission: Submission, guilds: dict) -> None:
     sign(
-        full_name=submission.full_name,
-        email=submission.email,
-        profession=submission.profession,
+        **submission.signature_details(),
         guilds=[guilds[pk] for pk in submission.guild_ids if pk in guilds],
-        credit=submission.credit,
-        country=submission.country,
-        show_publicly=submission.show_publicly,
-        updates_opt_in=submission.updates_opt_in,
-        ip_hash=submission.ip_hash,
         flags=submission.flags,
-        language=submission.language,
-        letter_version=submission.letter_version,
         signed_at=submission.received_at,
     )
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ccai.testing_servers import app_env, free_port, manage, start_gunicorn, stop  # noqa: E402 (free_port: for the scripts)
+from tests.servers import app_env, free_port, manage, start_gunicorn, stop  # noqa: E402 (free_port: for the scripts)
 
 BENCH_DATABASE = "ccai_bench"
 

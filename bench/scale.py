@@ -131,8 +131,8 @@ def plant() -> None:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from pledges import watchlist
-    from pledges.mailboxes import canonical_mailbox
+    from pledges.lib import watchlist
+    from pledges.lib.mailboxes import canonical_mailbox
     from pledges.management.commands.seed_signatures import FIRST_NAMES, LAST_NAMES
     from pledges.models import Guild, LetterVersion, Profession, Signature, SignatureGuild
 

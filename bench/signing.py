@@ -74,7 +74,7 @@ def drain_outbox(env: dict, workers: int) -> tuple[int, float]:
     server; returns (messages, seconds)."""
     from aiosmtpd.controller import Controller
 
-    from ccai.testing_servers import free_port
+    from tests.servers import free_port
 
     class Sink:
         received = 0

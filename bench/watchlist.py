@@ -49,7 +49,7 @@ def disguised(name: str, rng: random.Random) -> str:
 
 
 def fill_watchlist(size: int, rng: random.Random) -> list[str]:
-    from pledges import watchlist
+    from pledges.lib import watchlist
     from pledges.models import WatchedName, WatchedNameKey, watched_name_key
 
     WatchedName.objects.all().delete()
@@ -77,7 +77,7 @@ def fill_watchlist(size: int, rng: random.Random) -> list[str]:
 def time_reviews(samples: list[str]) -> dict:
     from django.db import connection, reset_queries
 
-    from pledges import watchlist
+    from pledges.lib import watchlist
     from pledges.models import WatchedName
 
     keys_us, query_us, total_us, bare_us, held = [], [], [], [], 0

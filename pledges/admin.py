@@ -31,9 +31,9 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from pledges import bulk, emails, signing, triage, updates
-from pledges.exports import csv_lines
 from pledges.forms import clean_text
-from pledges.mailboxes import InvalidAddress, canonical_mailbox
+from pledges.lib.exports import csv_lines
+from pledges.lib.mailboxes import InvalidAddress, canonical_mailbox
 from pledges.models import (
     EMAIL_DOMAIN,
     TRANSLATION_LANGUAGES,

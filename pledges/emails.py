@@ -17,7 +17,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.html import escape
 
-from pledges.mailboxes import InvalidAddress, canonical_mailbox
+from pledges.lib.mailboxes import InvalidAddress, canonical_mailbox
 from pledges.models import OutgoingEmail, Signature, Update
 
 logger = logging.getLogger(__name__)

@@ -13,9 +13,10 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
-from pledges import pages, watchlist
-from pledges.mailboxes import InvalidAddress, canonical_mailbox
-from pledges.maildomains import can_receive_mail, is_disposable
+from pledges import pages
+from pledges.lib import watchlist
+from pledges.lib.mailboxes import InvalidAddress, canonical_mailbox
+from pledges.lib.maildomains import can_receive_mail, is_disposable
 from pledges.models import CREDIT_MAX_LENGTH, NAME_MAX_LENGTH, Guild, Profession, PublicListKey, Signature
 
 # Control, format (e.g. right-to-left overrides), surrogate, private-use and unassigned characters;

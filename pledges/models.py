@@ -24,10 +24,10 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext, gettext_noop
 from django_countries.fields import CountryField
 
-from pledges import watchlist
-from pledges.mailboxes import canonical_mailbox
-from pledges.markdown import render_markdown
-from pledges.names import name_words, normalised_name_sql
+from pledges.lib import watchlist
+from pledges.lib.mailboxes import canonical_mailbox
+from pledges.lib.markdown import render_markdown
+from pledges.lib.names import name_words, normalised_name_sql
 
 NAME_MAX_LENGTH = 150
 MAILBOX_MAX_LENGTH = 320

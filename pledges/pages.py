@@ -22,7 +22,7 @@ from django.template.loader import render_to_string
 from django.utils.translation import get_language
 
 from pledges.figures import live_figures
-from pledges.graphics import history_chart, signatures_badge
+from pledges.lib.graphics import history_chart, signatures_badge
 from pledges.models import (
     AboutPage,
     Guild,

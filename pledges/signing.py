@@ -9,9 +9,10 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from pledges import emails, pages, watchlist
+from pledges import emails, pages
 from pledges import review as review_checks
-from pledges.mailboxes import InvalidAddress, canonical_mailbox
+from pledges.lib import watchlist
+from pledges.lib.mailboxes import InvalidAddress, canonical_mailbox
 from pledges.models import Guild, ModerationEvent, OutgoingEmail, Signature, Submission, WatchedName
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from pledges import emails
-from pledges.markdown import render_markdown
+from pledges.lib.markdown import render_markdown
 from pledges.models import OutgoingEmail, Signature, Update, UpdateDelivery
 
 logger = logging.getLogger(__name__)

@@ -16,12 +16,12 @@ from django_ratelimit.decorators import ratelimit
 
 from pledges import pages
 from pledges.csrf import get_token
-from pledges.exports import csv_lines
 from pledges.figures import count_snapshot, live_figures_snapshot
 from pledges.forms import SignatoryFilterForm, SignForm
-from pledges.graphics import signatures_badge
-from pledges.ip_hashing import hash_ip
 from pledges.languages import language_independent
+from pledges.lib.exports import csv_lines
+from pledges.lib.graphics import signatures_badge
+from pledges.lib.ip_hashing import hash_ip
 from pledges.models import PUBLIC_ORDER, AboutPage, Signature, SigningStatus
 from pledges.signing import submit as submit_signature
 from pledges.snapshots import Snapshot, http_cache_control

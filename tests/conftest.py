@@ -10,8 +10,8 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.utils import translation
 
-from ccai.testing_servers import free_port
 from pledges import pages, snapshots
+from tests.servers import free_port
 from tests.utils import start_smtp
 
 # The live server's request threads would otherwise keep their connections open while a browser
@@ -175,7 +175,7 @@ def mod_client(client, moderator):
 @pytest.fixture
 def started():
     """Call it on every process a test starts: they are all stopped when the test ends, pass or fail."""
-    from ccai.testing_servers import stop
+    from tests.servers import stop
 
     processes = []
 

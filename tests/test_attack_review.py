@@ -15,9 +15,10 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from ccai.testing_servers import free_port
 from pledges.models import OutgoingEmail, PublicListKey, Signature, Submission
 from pledges.signing import process_submissions
+from tests import requires
+from tests.servers import free_port
 from tests.utils import make_signature
 
 pytestmark = pytest.mark.django_db
@@ -196,7 +197,7 @@ def app_server(django_db_setup, django_db_blocker):
     """One gunicorn process (production settings, one sync worker) on the test database."""
     from django.db import connection
 
-    from ccai.testing_servers import app_env, database_url, start_gunicorn, stop
+    from tests.servers import app_env, database_url, start_gunicorn, stop
 
     with django_db_blocker.unblock():
         env = app_env(
@@ -282,8 +283,9 @@ def test_a_chunked_body_without_a_length_is_refused_before_it_is_read(app_server
     assert taken < 20 * MEGABYTE, taken
 
 
+@requires.haproxy
 def test_the_documented_haproxy_refuses_large_and_chunked_bodies_itself(app_server, tmp_path):
-    from ccai.testing_servers import haproxy
+    from tests.servers import haproxy
 
     with haproxy([app_server], tmp_path) as port:
         for headers in (

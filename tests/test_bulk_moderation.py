@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from pledges import bulk
 from pledges.figures import live_figures
-from pledges.mailboxes import canonical_mailbox
+from pledges.lib.mailboxes import canonical_mailbox
 from pledges.models import (
     BulkModerationJob,
     LetterVersion,

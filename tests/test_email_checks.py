@@ -9,7 +9,7 @@ import dns.name
 import dns.resolver
 import pytest
 
-from pledges import maildomains
+from pledges.lib import maildomains
 from pledges.models import OutgoingEmail, Signature, Submission
 from pledges.signing import process_submissions
 from tests.utils import free_port

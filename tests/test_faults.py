@@ -10,7 +10,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from ccai.testing_servers import (
+from pledges.models import OutgoingEmail
+from tests.servers import (
     Browserless,
     app_env,
     database_url,
@@ -18,7 +19,6 @@ from ccai.testing_servers import (
     start_gunicorn,
     start_worker,
 )
-from pledges.models import OutgoingEmail
 from tests.utils import free_port, start_smtp, wait_for
 
 transactional = pytest.mark.django_db(transaction=True, serialized_rollback=True)

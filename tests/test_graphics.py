@@ -1,6 +1,6 @@
 import pytest
 
-from pledges.graphics import history_chart, nice_step, signatures_badge
+from pledges.lib.graphics import history_chart, nice_step, signatures_badge
 
 
 @pytest.mark.parametrize(

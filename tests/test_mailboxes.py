@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.test import Client
 
 from pledges.forms import clean_email
-from pledges.mailboxes import InvalidAddress, canonical_mailbox
+from pledges.lib.mailboxes import InvalidAddress, canonical_mailbox
 from pledges.models import Guild, OutgoingEmail, Profession, Signature, Submission
 from pledges.signing import process_submissions, sign
 from tests.utils import at_once, make_signature

@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from pledges.watchlist import match_keys, watched_keys
+from pledges.lib.watchlist import match_keys, watched_keys
 
 BEFORE = ("pledges", "0009_featured_has_credit")
 AFTER = ("pledges", "0010_trust_mailbox_watchlist_verified")

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from pledges.figures import compute_count_snapshot, compute_history, compute_live_figures
-from pledges.ip_hashing import hash_ip
+from pledges.lib.ip_hashing import hash_ip
 from pledges.models import OutgoingEmail, Signature
 from tests.utils import make_signature, token_made_days_ago
 

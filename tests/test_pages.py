@@ -6,7 +6,7 @@ import re
 import pytest
 
 from pledges import views
-from pledges.markdown import render_markdown
+from pledges.lib.markdown import render_markdown
 from pledges.models import AboutPage, LetterVersion, Signature
 from tests.utils import make_signature
 

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from ccai.testing_servers import (
+from tests.servers import (
     HAPROXY,
     Browserless,
     app_env,

@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from pledges.ip_hashing import hash_ip
+from pledges.lib.ip_hashing import hash_ip
 from pledges.models import Guild, Profession, Signature
 from pledges.review import looks_machine_made
 from pledges.signing import review_flags, sign

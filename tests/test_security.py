@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from pledges.emails import deliver_due
-from pledges.ip_hashing import hash_ip
+from pledges.lib.ip_hashing import hash_ip
 from pledges.logfilters import REDACTED, redact_emails
 from pledges.models import Signature
 from pledges.signing import process_submissions

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from ccai.testing_servers import start_worker
 from pledges.models import OutgoingEmail, Signature, Submission
 from pledges.signing import process_submissions
+from tests.servers import start_worker
 from tests.utils import Server, database_url, make_signature
 
 ROOT = Path(__file__).resolve().parent.parent

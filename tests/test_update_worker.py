@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from ccai.testing_servers import start_worker
 from pledges.models import LetterVersion, Profession, Signature, Update, UpdateDelivery
+from tests.servers import start_worker
 from tests.test_faults import worker_env
 from tests.utils import free_port, start_smtp, wait_for
 

@@ -6,9 +6,9 @@ import re
 import pytest
 from django.urls import reverse
 
+from pledges.lib.watchlist import mixes_scripts
 from pledges.models import ModerationEvent, Signature, Submission, WatchedName
 from pledges.signing import process_submissions, review_flags
-from pledges.watchlist import mixes_scripts
 from tests.test_review import REAL_NAMES
 from tests.utils import make_signature
 

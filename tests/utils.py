@@ -18,9 +18,9 @@ from aiosmtpd.controller import Controller
 from django.db import connection
 from django.utils import timezone
 
-from ccai import testing_servers
-from ccai.testing_servers import ROOT, free_port
 from pledges.models import Guild, LetterVersion, Profession, Signature
+from tests import servers
+from tests.servers import ROOT, free_port
 
 __all__ = [
     "CSRF",
@@ -152,7 +152,7 @@ def link_in(message: EmailMessage, purpose: str) -> str:
 
 def database_url() -> str:
     """The test database's URL, for a server process of its own."""
-    return testing_servers.database_url(connection.settings_dict)
+    return servers.database_url(connection.settings_dict)
 
 
 class Server:

@@ -6,8 +6,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from pledges import watchlist
-from pledges.mailboxes import InvalidAddress, canonical_mailbox
+from pledges.lib import watchlist
+from pledges.lib.mailboxes import InvalidAddress, canonical_mailbox
 
 
 CHUNK = 2000

@@ -7,7 +7,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from pledges.forms import ImportRowForm
-from pledges.mailboxes import canonical_mailbox
+from pledges.lib.mailboxes import canonical_mailbox
 from pledges.models import LetterVersion, ModerationEvent, Signature
 
 COLUMNS = ["name", "email", "profession", "guilds", "credit", "featured", "verified", "verification_note"]

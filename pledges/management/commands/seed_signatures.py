@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from tqdm import tqdm
 
-from pledges import watchlist
+from pledges.lib import watchlist
 from pledges.models import LetterVersion, Profession
 
 FIRST_NAMES = [

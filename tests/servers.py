@@ -23,7 +23,9 @@ BIN = Path(sys.executable).parent
 # another in the seconds before the first process's server binds it (seen: an HTTP test talking
 # to another process's SMTP server).
 PORTS_PER_TEST_PROCESS = 1500
-FIRST_TEST_PORT = 20000  # up to 8 test processes stay below 32768, where the kernel's start
+# up to 8 test processes stay below 32768, where the kernel's start; TEST_PORT_BASE moves the ranges
+# for a second checkout whose tests run at the same time.
+FIRST_TEST_PORT = int(os.environ.get("TEST_PORT_BASE", "20000"))
 _handed_out: set[int] = set()
 
 

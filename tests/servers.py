@@ -22,9 +22,9 @@ BIN = Path(sys.executable).parent
 # kernel's ephemeral ports: a port the kernel hands one process can otherwise be handed to
 # another in the seconds before the first process's server binds it (seen: an HTTP test talking
 # to another process's SMTP server).
-PORTS_PER_TEST_PROCESS = 1500
-# up to 8 test processes stay below 32768, where the kernel's start; TEST_PORT_BASE moves the ranges
-# for a second checkout whose tests run at the same time.
+PORTS_PER_TEST_PROCESS = 500
+# A checkout's 2 test processes take 1,000 ports from TEST_PORT_BASE; checkouts whose tests run at
+# the same time take bases 1,000 apart, all below 32768, where the kernel's ephemeral ports start.
 FIRST_TEST_PORT = int(os.environ.get("TEST_PORT_BASE", "20000"))
 _handed_out: set[int] = set()
 

@@ -13,7 +13,7 @@ migrations included.
 - submissions: the sign form waiting for the worker
 - moderation: moderation events, bulk jobs and the queue's triage order
 - watchlist: watched names
-- outbox: outgoing email
+- outbox: outgoing email, and the delivery base it shares with updates
 - updates: updates to signers and their delivery
 """
 
@@ -34,7 +34,7 @@ from pledges.models.moderation import (
     BulkModerationJobQuerySet,
     ModerationEvent,
 )
-from pledges.models.outbox import OutgoingEmail, OutgoingEmailQuerySet
+from pledges.models.outbox import Delivery, DeliveryQuerySet, OutgoingEmail, OutgoingEmailQuerySet
 from pledges.models.public_list import (
     PUBLIC_ORDER,
     SEARCH_ORDER,
@@ -55,7 +55,7 @@ from pledges.models.signer import (
 )
 from pledges.models.site import AboutPage, SigningPublication, SigningStatus
 from pledges.models.submissions import Submission, SubmissionQuerySet
-from pledges.models.updates import Update, UpdateDelivery, UpdateDeliveryQuerySet, UpdateStatus
+from pledges.models.updates import Update, UpdateDelivery, UpdateStatus
 from pledges.models.watchlist import WatchedName, WatchedNameKey, WatchedNameQuerySet, watched_name_key
 
 __all__ = [
@@ -79,6 +79,8 @@ __all__ = [
     "BulkJobState",
     "BulkModerationJob",
     "BulkModerationJobQuerySet",
+    "Delivery",
+    "DeliveryQuerySet",
     "Guild",
     "LetterTranslation",
     "LetterVersion",
@@ -103,7 +105,6 @@ __all__ = [
     "SubmissionQuerySet",
     "Update",
     "UpdateDelivery",
-    "UpdateDeliveryQuerySet",
     "UpdateStatus",
     "WatchedName",
     "WatchedNameKey",

@@ -1,11 +1,12 @@
 """Updates: news that staff send to the signers who opted in, and its delivery to each."""
 
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Count, F, Q
 from django.utils import timezone
+
+from pledges.models.outbox import Delivery, DeliveryQuerySet
 
 
 class UpdateStatus(models.TextChoices):
@@ -95,31 +96,16 @@ class Update(models.Model):
         return live
 
 
-class UpdateDeliveryQuerySet(models.QuerySet):
-    def due(self, now=None):
-        return self.filter(sent_at=None, failed_at=None, send_after__lte=now or timezone.now())
-
-    def expired(self, now=None):
-        """Sent or given up on more than OUTBOX_RETENTION_DAYS ago, as for the outbox."""
-        cutoff = (now or timezone.now()) - timedelta(days=settings.OUTBOX_RETENTION_DAYS)
-        return self.filter(Q(sent_at__lt=cutoff) | Q(failed_at__lt=cutoff))
-
-
-class UpdateDelivery(models.Model):
+class UpdateDelivery(Delivery):
     """One update to one signer. The message is rendered when it is sent (each has its own
     unsubscribe link), so a row is a few numbers, not a stored copy of the email."""
 
     update = models.ForeignKey(Update, on_delete=models.CASCADE, related_name="deliveries")
     signature = models.ForeignKey("Signature", on_delete=models.CASCADE, related_name="update_deliveries")
-    created_at = models.DateTimeField(default=timezone.now)
-    # When it may next be tried: a retry's back-off, or the end of a worker's claim on it.
-    send_after = models.DateTimeField(default=timezone.now)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    failed_at = models.DateTimeField(null=True, blank=True)
 
-    objects = UpdateDeliveryQuerySet.as_manager()
+    CLAIM_SECONDS = "UPDATE_CLAIM_SECONDS"
+
+    objects = DeliveryQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "update deliveries"

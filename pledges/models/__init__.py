@@ -11,7 +11,7 @@ migrations included.
   (signature_rules: its constraints and indexes)
 - public_list: the public list's order, page keys and queries
 - submissions: the sign form waiting for the worker
-- moderation: moderation events, bulk jobs and the queue's triage order
+- moderation: the transition table (TRANSITIONS), moderation events, bulk jobs, the triage order
 - watchlist: watched names
 - outbox: outgoing email, and the delivery base it shares with updates
 - updates: updates to signers and their delivery
@@ -26,13 +26,14 @@ from pledges.models.letter import (
     LetterVersionQuerySet,
 )
 from pledges.models.moderation import (
-    BULK_ACTIONS,
+    TRANSITIONS,
     TRIAGE_ORDER,
     BulkJobAction,
     BulkJobState,
     BulkModerationJob,
     BulkModerationJobQuerySet,
     ModerationEvent,
+    Transition,
 )
 from pledges.models.outbox import Delivery, DeliveryQuerySet, OutgoingEmail, OutgoingEmailQuerySet
 from pledges.models.public_list import (
@@ -59,7 +60,6 @@ from pledges.models.updates import Update, UpdateDelivery, UpdateStatus
 from pledges.models.watchlist import WatchedName, WatchedNameKey, WatchedNameQuerySet, watched_name_key
 
 __all__ = [
-    "BULK_ACTIONS",
     "CREDIT_MAX_LENGTH",
     "EMAIL_DOMAIN",
     "MAILBOX_MAX_LENGTH",
@@ -72,6 +72,7 @@ __all__ = [
     "SEEDED_CHOICE_NAMES",
     "SIGNER_DETAILS",
     "SIGNER_FIELDS",
+    "TRANSITIONS",
     "TRANSLATION_LANGUAGES",
     "TRIAGE_ORDER",
     "AboutPage",
@@ -103,6 +104,7 @@ __all__ = [
     "SigningStatus",
     "Submission",
     "SubmissionQuerySet",
+    "Transition",
     "Update",
     "UpdateDelivery",
     "UpdateStatus",

@@ -1,14 +1,17 @@
-"""Moderation's record: who did what to a signature (ModerationEvent), the bulk jobs the worker
-runs for large selections, and the moderation queue's triage order."""
+"""Moderation: its rules (TRANSITIONS, one table of what each action may change and how), its
+record (ModerationEvent: who did what to a signature), the bulk jobs the worker runs for large
+selections, and the moderation queue's triage order."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import nonmember
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
-from pledges.models.enums import ModerationAction
+from pledges.models.enums import ModerationAction, SignatureFlag, SignatureStatus, SignatureVerificationMethod
 
 # The queue's triage order (flagged, then with a credit, then the rest; false sorts first);
 # signature_triage indexes it.
@@ -19,30 +22,151 @@ TRIAGE_ORDER = [
     F("id").asc(),
 ]
 
-# What each bulk action may change (a SignatureQuerySet method) and how.
-# The changes match the Signature methods of the same names.
-BULK_ACTIONS = {
-    "approve": ("routinely_approvable", lambda now: {"status": "approved", "moderated_at": now}),
-    "approve_clearing_flags": (
-        "flags_clearable",
-        lambda now: {"status": "approved", "flags": [], "moderated_at": now},
+# Moderation's rules, one table. Each action's row says which signatures it may change (one
+# condition on the row, which the conditional UPDATE re-checks, so that a double click or two
+# moderators at once change a row once), what it changes (given the time, the moderator and the
+# action's details) and the ModerationEvent it records. The Signature methods of the same names,
+# SignatureQuerySet.moderate() (the admin's actions and the bulk jobs), the per-action querysets
+# (routinely_approvable(), …) and the admin's buttons (allowed_actions()) all read it.
+
+
+def _no_note(flags, **details) -> str:
+    return ""
+
+
+@dataclass(frozen=True)
+class Transition:
+    allowed: Q
+    # (now, by, **details) -> the field updates; a value may be an expression on the row.
+    changes: Callable[..., dict]
+    # The ModerationEvent action recorded for each row changed; None records none.
+    event: str | None = None
+    # (the row's flags before the change, **details) -> the event's note.
+    note: Callable[..., str] = _no_note
+
+
+def _verification_note(flags, *, method: str, note: str = "") -> str:
+    label = SignatureVerificationMethod(method).label
+    return f"{label}: {note}" if note else label
+
+
+S, Flag = SignatureStatus, SignatureFlag
+
+# What a rejection withdraws of any earlier decision in the signature's favour.
+_UNTRUSTED = {
+    "featured": False,
+    "namesake": False,
+    "watchlist_recheck": False,
+    "verified_at": None,
+    "verified_by": None,
+    "verification_method": "",
+    "verification_note": "",
+}
+
+TRANSITIONS = {
+    # The signer confirms their email. Under the automatic publication policy an unflagged
+    # signature is published at once (publish_at_once), else it waits for a moderator (confirm).
+    "publish_at_once": Transition(
+        allowed=Q(status=S.PENDING, flags=[]),
+        changes=lambda now, by: {"status": S.APPROVED, "confirmed_at": now, "moderated_at": now},
+        event=ModerationAction.PUBLISH_AT_ONCE,
     ),
-    "reject": (
-        "rejectable",
-        lambda now: {
-            "status": "rejected",
-            "featured": False,
+    "confirm": Transition(
+        allowed=Q(status=S.PENDING),
+        changes=lambda now, by: {"status": S.CONFIRMED, "confirmed_at": now},
+    ),
+    # A routine approval publishes only a signature without flags: a flag is a reason for a
+    # person to look.
+    "approve": Transition(
+        allowed=Q(status__in=S.APPROVABLE, flags=[]),
+        changes=lambda now, by: {"status": S.APPROVED, "moderated_at": now},
+        event=ModerationAction.APPROVE,
+    ),
+    # Any flag but those only a person deciding who it is may clear.
+    "approve_clearing_flags": Transition(
+        allowed=Q(status__in=S.APPROVABLE) & ~Q(flags__overlap=Flag.DECIDED_BY_A_PERSON),
+        changes=lambda now, by: {"status": S.APPROVED, "flags": [], "moderated_at": now},
+        event=ModerationAction.APPROVE_CLEARING_FLAGS,
+        note=lambda flags: f"Cleared: {', '.join(flags)}" if flags else "",
+    ),
+    # A watchlist match published as someone else who shares the name: listed without the
+    # Verified mark, so that nobody takes it for the famous one.
+    "approve_as_namesake": Transition(
+        allowed=Q(status__in=S.MODERATABLE)
+        & (Q(flags__contains=[Flag.WATCHLIST]) | Q(watchlist_recheck=True))
+        & Q(verified_at__isnull=True, namesake=False)
+        & ~Q(flags__contains=[Flag.DUPLICATE_MAILBOX]),
+        changes=lambda now, by, note="": {
+            "status": S.APPROVED,
+            "namesake": True,
+            "watchlist_recheck": False,
+            "moderated_at": now,
+        },
+        event=ModerationAction.APPROVE_NAMESAKE,
+        note=lambda flags, note="": note,
+    ),
+    # Staff have checked that the person named signed (how: `method`); this also approves, and
+    # keeps the time of an earlier approval.
+    "verify": Transition(
+        allowed=Q(status__in=S.MODERATABLE, verified_at__isnull=True)
+        & ~Q(flags__contains=[Flag.DUPLICATE_MAILBOX]),
+        changes=lambda now, by, method, note="": {
+            "status": S.APPROVED,
+            "verified_at": now,
+            "verified_by": by,
+            "verification_method": method,
+            "verification_note": note,
             "namesake": False,
             "watchlist_recheck": False,
+            "moderated_at": Case(When(status=S.APPROVED, then=F("moderated_at")), default=Value(now)),
+        },
+        event=ModerationAction.VERIFY,
+        note=_verification_note,
+    ),
+    "reject": Transition(
+        allowed=Q(status__in=S.COUNTABLE),
+        changes=lambda now, by: {"status": S.REJECTED, **_UNTRUSTED, "moderated_at": now},
+        event=ModerationAction.REJECT,
+    ),
+    # Only a verified, approved signature with a credit (signature_featured_is_verified,
+    # signature_featured_has_credit): a journalist can quote it.
+    "feature": Transition(
+        allowed=Q(status=S.APPROVED, featured=False, verified_at__isnull=False) & ~Q(credit=""),
+        changes=lambda now, by: {"featured": True},
+        event=ModerationAction.FEATURE,
+    ),
+    "unfeature": Transition(
+        allowed=Q(status=S.APPROVED, featured=True),
+        changes=lambda now, by: {"featured": False},
+        event=ModerationAction.UNFEATURE,
+    ),
+    # The signer withdraws: everything that could name them is erased (signature_withdrawn_is_erased),
+    # keeping only what the count history needs (when it was created, confirmed and withdrawn,
+    # and the profession).
+    "withdraw": Transition(
+        allowed=Q(status__in=S.WITHDRAWABLE),
+        changes=lambda now, by: {
+            "status": S.WITHDRAWN,
+            "withdrawn_at": now,
+            "full_name": "",
+            "email": None,
+            "mailbox": None,
+            "name_keys": [],
+            "watchlist_match": None,
+            "watchlist_recheck": False,
+            "namesake": False,
             "verified_at": None,
             "verified_by": None,
             "verification_method": "",
             "verification_note": "",
-            "moderated_at": now,
+            "credit": "",
+            "country": "",
+            "ip_hash": "",
+            "show_publicly": False,
+            "featured": False,
+            "flags": [],
         },
     ),
-    "feature": ("featurable", lambda now: {"featured": True}),
-    "unfeature": ("unfeaturable", lambda now: {"featured": False}),
 }
 
 

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core import signing
 from django.db import models, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, ExpressionWrapper, F, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -20,9 +20,9 @@ from pledges.lib.mailboxes import canonical_mailbox
 from pledges.lib.names import normalised_name_sql
 from pledges.models import signature_rules
 from pledges.models.choices import Guild, Profession
-from pledges.models.enums import ModerationAction, SignatureFlag, SignatureStatus, SignatureVerificationMethod
+from pledges.models.enums import SignatureFlag, SignatureStatus, SignatureVerificationMethod
 from pledges.models.letter import LetterVersion
-from pledges.models.moderation import BULK_ACTIONS, TRIAGE_ORDER, ModerationEvent
+from pledges.models.moderation import TRANSITIONS, TRIAGE_ORDER, ModerationEvent
 from pledges.models.outbox import OutgoingEmail
 from pledges.models.public_list import PublicListKey, PublicListQuerySet
 from pledges.models.signer import (
@@ -60,17 +60,10 @@ class SignatureQuerySet(PublicListQuerySet):
         return self.filter(verified_at__isnull=False)
 
     def routinely_approvable(self):
-        """What a routine approval (one or in bulk) may publish: unmoderated or rejected, and
-        with no flag at all. A flag is a reason for a person to look."""
-        return self.filter(status__in=SignatureStatus.APPROVABLE, flags=[])
+        return self.filter(TRANSITIONS["approve"].allowed)
 
     def flags_clearable(self):
-        """What "approve and clear flags" may publish: any flag but a watchlist hold (only a
-        verification or an explicit namesake approval publishes those) or a second signature
-        of one mailbox (which would count one person twice)."""
-        return self.filter(status__in=SignatureStatus.APPROVABLE).exclude(
-            flags__overlap=SignatureFlag.DECIDED_BY_A_PERSON
-        )
+        return self.filter(TRANSITIONS["approve_clearing_flags"].allowed)
 
     def watchlist_held(self):
         """Held by the watchlist, or approved before a watched name matched them (to recheck)."""
@@ -102,45 +95,50 @@ class SignatureQuerySet(PublicListQuerySet):
         return self.order_by(*TRIAGE_ORDER)
 
     def rejectable(self):
-        return self.filter(status__in=SignatureStatus.COUNTABLE)
+        return self.filter(TRANSITIONS["reject"].allowed)
 
     def featurable(self):
-        """Only a verified signature can be featured (signature_featured_is_verified)."""
-        return self.filter(
-            status=SignatureStatus.APPROVED, featured=False, verified_at__isnull=False
-        ).exclude(credit="")
+        return self.filter(TRANSITIONS["feature"].allowed)
 
     def unfeaturable(self):
-        return self.filter(status=SignatureStatus.APPROVED, featured=True)
+        return self.filter(TRANSITIONS["unfeature"].allowed)
 
-    def moderate(self, action: str, by, job=None) -> list[int]:
-        """Apply a bulk action to these rows as one conditional update (only rows still in a
-        state that allows it change, so running it twice changes nothing the second time),
-        with one ModerationEvent per row changed. Returns the ids changed."""
-        allowed, changes = BULK_ACTIONS[action]
+    def moderate(self, action: str, by, job=None, **details) -> list[int]:
+        """Apply TRANSITIONS[action] to these rows as one conditional update (only rows still in a
+        state that allows it change, so running it twice changes nothing the second time), with
+        one ModerationEvent per row changed. Returns the ids changed."""
+        transition = TRANSITIONS[action]
         now = timezone.now()
         with transaction.atomic():
             # Locking re-checks the condition against rows a concurrent transaction just changed.
-            rows = getattr(self.order_by(), allowed)().select_for_update(of=("self",))
+            rows = self.order_by().filter(transition.allowed).select_for_update(of=("self",))
             found = list(rows.values_list("pk", "flags"))
             ids = [pk for pk, _ in found]
             if ids:
-                Signature.objects.filter(pk__in=ids).update(**changes(now))
+                Signature.objects.filter(pk__in=ids).update(**transition.changes(now, by, **details))
+            if ids and transition.event:
                 ModerationEvent.objects.bulk_create(
                     ModerationEvent(
                         signature_id=pk,
-                        action=action,
+                        action=transition.event,
                         actor=by,
                         job=job,
                         created_at=now,
-                        # As Signature.approve_clearing_flags() notes them.
-                        note=f"Cleared: {', '.join(flags)}"
-                        if action == "approve_clearing_flags" and flags
-                        else "",
+                        note=transition.note(flags, **details),
                     )
                     for pk, flags in found
                 )
         return ids
+
+    def allowed_actions(self) -> set[str]:
+        """The actions TRANSITIONS allows the first of these rows now, in one query: what a
+        signature's page offers."""
+        allowed = {
+            f"may_{action}": ExpressionWrapper(transition.allowed, output_field=models.BooleanField())
+            for action, transition in TRANSITIONS.items()
+        }
+        row = self.order_by().values(**allowed).first() or {}
+        return {name.removeprefix("may_") for name, may in row.items() if may}
 
     def update_recipients(self):
         """Who an update goes to: email confirmed (or approved), not rejected or withdrawn,
@@ -331,151 +329,61 @@ class Signature(models.Model):
             self.status in SignatureStatus.COUNTABLE and self.updates_opt_in and self.unsubscribed_at is None
         )
 
-    def _transition(self, allowed_from, condition=None, **changes) -> bool:
-        """Apply changes only if the row is still in one of the allowed states, so that a
-        double click or two moderators at once change it once. Returns whether it changed."""
-        rows = Signature.objects.filter(pk=self.pk, status__in=allowed_from)
-        if condition is not None:
-            rows = rows.filter(condition)
-        changed = rows.update(**changes)
-        if changed:
-            for field, value in changes.items():
-                setattr(self, field, value)
-        else:
+    def _apply(self, action: str, by=None, **details) -> bool:
+        """Apply TRANSITIONS[action] to this row if it still allows it, as one conditional UPDATE,
+        and record its event. Returns whether it changed."""
+        transition = TRANSITIONS[action]
+        changes = transition.changes(timezone.now(), by, **details)
+        with transaction.atomic():
+            changed = Signature.objects.filter(transition.allowed, pk=self.pk).update(**changes)
+            if changed and transition.event:
+                note = transition.note(self.flags, **details)
+                ModerationEvent.objects.create(signature=self, action=transition.event, actor=by, note=note)
+        if not changed:
             self.refresh_from_db()
-        return bool(changed)
+            return False
+        computed = [field for field, value in changes.items() if hasattr(value, "resolve_expression")]
+        for field, value in changes.items():
+            if field not in computed:
+                setattr(self, field, value)
+        if computed:
+            self.refresh_from_db(fields=computed)
+        return True
 
     def confirm(self) -> bool:
         """Under the automatic publication policy an unflagged signature is approved at once;
         otherwise (or when flagged) it waits in the moderation queue."""
-        now = timezone.now()
-        if SigningStatus.current().publishes_at_once:
-            with transaction.atomic():
-                approved = self._transition(
-                    [self.Status.PENDING],
-                    Q(flags=[]),
-                    status=self.Status.APPROVED,
-                    confirmed_at=now,
-                    moderated_at=now,
-                )
-                if approved:
-                    ModerationEvent.objects.create(
-                        signature=self, action=ModerationEvent.Action.PUBLISH_AT_ONCE
-                    )
-                    return True
-        return self._transition([self.Status.PENDING], status=self.Status.CONFIRMED, confirmed_at=now)
-
-    def _moderate(self, action: str, by, allowed_from, condition=None, note: str = "", **changes) -> bool:
-        with transaction.atomic():
-            changed = self._transition(allowed_from, condition, **changes)
-            if changed:
-                ModerationEvent.objects.create(signature=self, action=action, actor=by, note=note)
-        return changed
+        if SigningStatus.current().publishes_at_once and self._apply("publish_at_once"):
+            return True
+        return self._apply("confirm")
 
     @property
     def is_verified(self) -> bool:
         return self.verified_at is not None
 
+    # The moderation actions: their rules are TRANSITIONS' rows of the same names.
     def approve(self, by) -> bool:
-        """A routine approval: publishes only a signature without flags (routinely_approvable)."""
-        S = self.Status
-        return self._moderate(
-            ModerationAction.APPROVE,
-            by,
-            S.APPROVABLE,
-            Q(flags=[]),
-            status=S.APPROVED,
-            moderated_at=timezone.now(),
-        )
+        return self._apply("approve", by)
 
     def approve_clearing_flags(self, by) -> bool:
-        """Approve, clearing any flag but a watchlist hold or a duplicate mailbox (flags_clearable)."""
-        S = self.Status
-        cleared = ", ".join(self.flags)
-        return self._moderate(
-            ModerationAction.APPROVE_CLEARING_FLAGS,
-            by,
-            S.APPROVABLE,
-            ~Q(flags__overlap=self.Flag.DECIDED_BY_A_PERSON),
-            note=f"Cleared: {cleared}" if cleared else "",
-            status=S.APPROVED,
-            flags=[],
-            moderated_at=timezone.now(),
-        )
+        return self._apply("approve_clearing_flags", by)
 
     def approve_as_namesake(self, by, note: str = "") -> bool:
-        """Publish a watchlist match as someone else who shares the name: listed without the
-        Verified mark, profession and credit shown, so that nobody takes it for the famous one."""
-        S = self.Status
-        return self._moderate(
-            ModerationAction.APPROVE_NAMESAKE,
-            by,
-            S.MODERATABLE,
-            (Q(flags__contains=[self.Flag.WATCHLIST]) | Q(watchlist_recheck=True))
-            & Q(verified_at__isnull=True, namesake=False)
-            & ~Q(flags__contains=[self.Flag.DUPLICATE_MAILBOX]),
-            note=note,
-            status=S.APPROVED,
-            namesake=True,
-            watchlist_recheck=False,
-            moderated_at=timezone.now(),
-        )
+        return self._apply("approve_as_namesake", by, note=note)
 
     def verify(self, by, method: str, note: str = "") -> bool:
-        """Staff have checked that the person named signed (how: `method`); this also approves."""
         if method not in self.VerificationMethod.values:
             raise ValueError(f"unknown verification method {method!r}")
-        S = self.Status
-        now = timezone.now()
-        label = self.VerificationMethod(method).label
-        return self._moderate(
-            ModerationAction.VERIFY,
-            by,
-            S.MODERATABLE,
-            Q(verified_at__isnull=True) & ~Q(flags__contains=[self.Flag.DUPLICATE_MAILBOX]),
-            note=f"{label}: {note}" if note else label,
-            status=S.APPROVED,
-            verified_at=now,
-            verified_by=by,
-            verification_method=method,
-            verification_note=note,
-            namesake=False,
-            watchlist_recheck=False,
-            moderated_at=now if self.status != S.APPROVED else self.moderated_at,
-        )
+        return self._apply("verify", by, method=method, note=note)
 
     def reject(self, by) -> bool:
-        S = self.Status
-        return self._moderate(
-            ModerationAction.REJECT,
-            by,
-            S.COUNTABLE,
-            status=S.REJECTED,
-            featured=False,
-            namesake=False,
-            watchlist_recheck=False,
-            verified_at=None,
-            verified_by=None,
-            verification_method="",
-            verification_note="",
-            moderated_at=timezone.now(),
-        )
+        return self._apply("reject", by)
 
     def feature(self, by) -> bool:
-        """Only a verified, approved signature with a credit (signature_featured_is_verified,
-        signature_featured_has_credit): a journalist can quote it."""
-        return self._moderate(
-            ModerationAction.FEATURE,
-            by,
-            [self.Status.APPROVED],
-            Q(featured=False, verified_at__isnull=False) & ~Q(credit=""),
-            featured=True,
-        )
+        return self._apply("feature", by)
 
     def unfeature(self, by) -> bool:
-        return self._moderate(
-            ModerationAction.UNFEATURE, by, [self.Status.APPROVED], Q(featured=True), featured=False
-        )
+        return self._apply("unfeature", by)
 
     def unsubscribe(self) -> bool:
         """Stop updates at once, keeping the signature; reports whether this call stopped them."""
@@ -495,28 +403,7 @@ class Signature(models.Model):
         (when it was created, confirmed and withdrawn, and the profession)."""
         with transaction.atomic():
             email, mailbox = self.email, self.mailbox or self.email
-            changed = self._transition(
-                self.Status.WITHDRAWABLE,
-                status=self.Status.WITHDRAWN,
-                withdrawn_at=timezone.now(),
-                full_name="",
-                email=None,
-                mailbox=None,
-                name_keys=[],
-                watchlist_match=None,
-                watchlist_recheck=False,
-                namesake=False,
-                verified_at=None,
-                verified_by=None,
-                verification_method="",
-                verification_note="",
-                credit="",
-                country="",
-                ip_hash="",
-                show_publicly=False,
-                featured=False,
-                flags=[],
-            )
+            changed = self._apply("withdraw")
             if changed:
                 self.guilds.clear()
                 # Sent ones too, to every spelling: they carry the name and the address.

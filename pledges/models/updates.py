@@ -1,6 +1,5 @@
 """Updates: news that staff send to the signers who opted in, and its delivery to each."""
 
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Count, F, Q

@@ -9,7 +9,7 @@ migrations included.
 - site: the signing status and the about page
 - signatures: Signature, its queryset, the moderation queue, guild memberships
   (signature_rules: its constraints and indexes)
-- public_list: the public list's order, page keys and queries
+- public_list: the public list's order, page keys and queries (public_page: a page of it)
 - submissions: the sign form waiting for the worker
 - moderation: the transition table (TRANSITIONS), moderation events, bulk jobs, the triage order
 - watchlist: watched names
@@ -42,6 +42,7 @@ from pledges.models.public_list import (
     SEARCH_WALK_ROWS,
     PublicListKey,
     PublicListQuerySet,
+    PublicPage,
 )
 from pledges.models.signatures import QueuedSignature, Signature, SignatureGuild, SignatureQuerySet
 from pledges.models.signer import (
@@ -93,6 +94,7 @@ __all__ = [
     "Profession",
     "PublicListKey",
     "PublicListQuerySet",
+    "PublicPage",
     "QueuedSignature",
     "Signature",
     "SignatureFlag",

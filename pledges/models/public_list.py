@@ -17,6 +17,7 @@ from django.utils.crypto import salted_hmac
 
 from pledges.lib.names import name_words
 from pledges.models.choices import Guild, Profession
+from pledges.models.enums import SignatureStatus
 
 # The public list's order; signature_public_order indexes it and after() seeks in it.
 PUBLIC_ORDER = [
@@ -69,6 +70,15 @@ class PublicListKey(typing.NamedTuple):
             raise ValueError("not a page key") from error
         featured, search_name, created_at = json.loads(plain)
         return cls(bool(featured), str(search_name), datetime.fromisoformat(created_at))
+
+
+class PublicPage(typing.NamedTuple):
+    """A page of the public list: its rows, the key of the next page (None on the last), and how
+    many names match the filters, counted up to the cap given and no further (None unfiltered)."""
+
+    rows: list
+    next_key: PublicListKey | None
+    match_count: int | None
 
 
 class PublicListQuerySet(models.QuerySet):
@@ -133,7 +143,7 @@ class PublicListQuerySet(models.QuerySet):
             SELECT id FROM (
                 SELECT id, (NOT featured) AS not_featured, search_name, created_at
                 FROM pledges_signature
-                WHERE status = 'approved' AND show_publicly {seek}
+                WHERE status = %s AND show_publicly {seek}
                 ORDER BY (NOT featured), search_name, created_at, id
                 LIMIT %s
             ) AS walked
@@ -142,7 +152,9 @@ class PublicListQuerySet(models.QuerySet):
             LIMIT %s
         """
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*seek_params, SEARCH_WALK_ROWS, *patterns, query, limit])
+            cursor.execute(
+                sql, [SignatureStatus.APPROVED, *seek_params, SEARCH_WALK_ROWS, *patterns, query, limit]
+            )
             ids = [row[0] for row in cursor.fetchall()]
         return ids if len(ids) == limit else None
 
@@ -157,3 +169,33 @@ class PublicListQuerySet(models.QuerySet):
                 output_field=models.BooleanField(),
             )
         )
+
+    def public_page(
+        self, filters: dict, after: PublicListKey | None, size: int, *, count_cap: int
+    ) -> PublicPage:
+        """A page of public_list(**filters) after the key `after`, with its match count when
+        filtered. It plans the page's query: a search (?q= alone) first walks the list's index
+        (first_matches()); a search whose matches are no more than the cap sorts the ids its count
+        read (a second pass through the full-text index costs more, at a million, than fetching
+        them by id); anything else seeks from the key in the list's order."""
+        q = filters.get("q", "")
+        rows = self.public_list(**filters)
+        match_count = matches = None
+        if q:
+            matches = list(rows.order_by().values_list("pk", flat=True)[: count_cap + 1])
+            match_count = len(matches)
+        elif any(filters.values()):
+            match_count = rows.capped_count(count_cap)
+        walked = None
+        if q and filters.get("guild") is None and filters.get("profession") is None:
+            walked = self.model.objects.first_matches(q, after=after, limit=size + 1)
+        if walked is not None:
+            rows, after = self.model.objects.filter(pk__in=walked).order_by(*PUBLIC_ORDER), None
+        elif matches is not None and match_count <= count_cap:
+            rows = self.model.objects.published().filter(pk__in=matches).order_by(*PUBLIC_ORDER)
+        if after is not None:
+            rows = rows.after(after)
+        # One more than a page tells whether there is a next page, without counting.
+        page = list(rows.select_related("profession").prefetch_related("guilds")[: size + 1])
+        next_key = page[size - 1].public_list_key() if len(page) > size else None
+        return PublicPage(page[:size], next_key, match_count)

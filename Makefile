@@ -61,6 +61,7 @@ test: install-dev
 lint: install-dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 # Fails when a model has changed without its migration.
 migrations-check: install-dev

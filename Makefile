@@ -37,7 +37,7 @@ migrate: install-dev
 # The web server on 127.0.0.1:$(PORT) and the email worker, stopped together by Ctrl-C.
 run: migrate
 	export $(LOCAL); \
-	$(PY) manage.py deliver_emails & worker=$$!; \
+	$(PY) manage.py worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
@@ -49,7 +49,7 @@ admin: migrate
 	print(f'Log in at http://127.0.0.1:$(PORT)/{settings.ADMIN_URL} while make run is running.')"
 
 worker: install-dev
-	$(LOCAL) $(PY) manage.py deliver_emails
+	$(LOCAL) $(PY) manage.py worker
 
 # The suite in TEST_WORKERS processes (pytest-xdist), each on a test database of its own: on a
 # 2-core machine it takes a little over half as long as in one. --dist load hands each worker
@@ -61,6 +61,7 @@ test: install-dev
 lint: install-dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 # Fails when a model has changed without its migration.
 migrations-check: install-dev

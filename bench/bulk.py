@@ -8,7 +8,7 @@ queue's page time while the job runs, against the same page with no job running.
 The database (ccai_bench_<size>, shared with scale.py) is seeded once and kept; at the end the
 job's approvals are undone (status back to confirmed, its events deleted), so a second run
 measures the same queue. The job is what "select all" in the queue with "No flag" and "Approve"
-makes; the worker is `manage.py deliver_emails`, a process of its own, as `make run` starts it.
+makes; the worker is `manage.py worker`, a process of its own, as `make run` starts it.
 """
 
 import argparse
@@ -65,7 +65,7 @@ def measure(max_seconds: float, batch_size: int) -> None:
 
     job = bulk.publish_waiting_queue(moderator)
     worker = subprocess.Popen(
-        [sys.executable, "manage.py", "deliver_emails", "--poll-seconds", "0.2"],
+        [sys.executable, "manage.py", "worker", "--poll-seconds", "0.2"],
         cwd=ROOT,
         env={**os.environ, "BULK_BATCH_SIZE": str(batch_size)},
         stdout=subprocess.DEVNULL,

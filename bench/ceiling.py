@@ -309,7 +309,7 @@ def drain_outbox(env: dict, app_dir: Path, workers: int) -> tuple[int, float, fl
         cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         processes = [
             subprocess.Popen(
-                [sys.executable, "manage.py", "deliver_emails", "--once", "--batch", "200"],
+                [sys.executable, "manage.py", "worker", "--once", "--batch", "200"],
                 cwd=app_dir,
                 env={**env, "EMAIL_URL": f"smtp://127.0.0.1:{port}"},
                 stdout=subprocess.DEVNULL,
@@ -341,7 +341,7 @@ def timing_by_address(port: int, repeat: int, env: dict, app_dir: Path) -> dict[
     for address in pending + confirmed:
         send(conn, state, address).read()
     subprocess.run(  # the worker signs them
-        [sys.executable, "manage.py", "deliver_emails", "--once"],
+        [sys.executable, "manage.py", "worker", "--once"],
         cwd=app_dir,
         env={**env, "EMAIL_URL": "dummymail://"},
         stdout=subprocess.DEVNULL,

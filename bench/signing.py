@@ -90,7 +90,7 @@ def drain_outbox(env: dict, workers: int) -> tuple[int, float]:
     began = time.monotonic()
     processes = [
         subprocess.Popen(
-            [sys.executable, "manage.py", "deliver_emails", "--once", "--batch", "200"],
+            [sys.executable, "manage.py", "worker", "--once", "--batch", "200"],
             cwd=ROOT,
             env=worker_env,
             stdout=subprocess.DEVNULL,

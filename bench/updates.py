@@ -7,7 +7,7 @@ sending all of it at the rate of a shared laptop takes an hour.
     .venv/bin/python bench/updates.py [--recipients 100000] [--seconds 30] [--rounds 2] [--batch 100]
 
 Everything runs on 127.0.0.1: a fresh `ccai_bench_updates` database on DATABASE_URL's server (or
-the embedded one), one `manage.py deliver_emails` process, and an aiosmtpd server that accepts and
+the embedded one), one `manage.py worker` process, and an aiosmtpd server that accepts and
 counts the mail (a sink: it parses nothing)."""
 
 import argparse
@@ -77,7 +77,7 @@ def queue_confirmations(db, prefix: str, count: int) -> None:
 
 def start_worker(env: dict, batch: int) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "manage.py", "deliver_emails", "--batch", str(batch), "--poll-seconds", "0.2"],
+        [sys.executable, "manage.py", "worker", "--batch", str(batch), "--poll-seconds", "0.2"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -117,7 +117,7 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
     # included: a flood from many addresses would reset everyone's limits.
     CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 100_000)
 
-# Email: the worker (manage.py deliver_emails) sends through EMAIL_URL.
+# Email: the worker (manage.py worker) sends through EMAIL_URL.
 vars().update(env.email_url("EMAIL_URL", default="smtp://127.0.0.1:1025"))
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Creators Coalition on AI <letter@localhost>")
@@ -177,7 +177,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("ADMIN_LOGIN_LOCKOUT_HOURS", default=1.0)
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "pledges.views.client_ip"
+AXES_CLIENT_IP_CALLABLE = "pledges.clients.client_ip"
 AXES_LOCKOUT_CALLABLE = "pledges.views.admin_login_locked_out"
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 

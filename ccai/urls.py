@@ -5,7 +5,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.i18n import set_language
 from django_ratelimit.decorators import ratelimit
 
-from pledges.views import client_key, rate_setting
+from pledges.clients import client_key, rate_setting
 
 # Password guessing: login POSTs are limited per client IP here; failed passwords are counted per
 # username and IP together by django-axes (settings.AXES_*).

@@ -7,7 +7,16 @@ class PledgesConfig(AppConfig):
     verbose_name = "Open letter"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from pledges.shared import SHARED_MODELS, Recent
+
         checks.register(compiled_translations, checks.Tags.translation)
+        for model in SHARED_MODELS:
+            post_save.connect(Recent.forget_all, sender=model, dispatch_uid=f"shared-forget-{model.__name__}")
+            post_delete.connect(
+                Recent.forget_all, sender=model, dispatch_uid=f"shared-forget-del-{model.__name__}"
+            )
 
 
 def compiled_translations(app_configs, **kwargs) -> list[checks.CheckMessage]:

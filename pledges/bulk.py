@@ -1,5 +1,5 @@
 """Bulk moderation: small selections change in the request, large ones become a
-BulkModerationJob that the worker (manage.py deliver_emails) runs in batches.
+BulkModerationJob that the worker (manage.py worker) runs in batches.
 
 Each batch is one transaction that holds the job's row lock: it changes up to BULK_BATCH_SIZE
 signatures with one conditional UPDATE (SignatureQuerySet.moderate, by the action's row of
@@ -125,7 +125,7 @@ def run_next_batch(batch_size: int | None = None) -> BulkModerationJob | None:
 
 
 def run_all(batch_size: int | None = None) -> int:
-    """Run every unfinished job to its end (tests, and `deliver_emails --once`)."""
+    """Run every unfinished job to its end (tests, and `worker --once`)."""
     batches = 0
     while run_next_batch(batch_size) is not None:
         batches += 1

@@ -13,7 +13,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
-from pledges import pages
+from pledges import shared
 from pledges.lib import watchlist
 from pledges.lib.mailboxes import InvalidAddress, canonical_mailbox
 from pledges.lib.maildomains import can_receive_mail, is_disposable
@@ -158,13 +158,13 @@ class NamedChoiceField(forms.ModelChoiceField):
 
 class RecentProfessionField(NamedChoiceField):
     """A profession by slug, checked against this process's recent copy of the choices
-    (pages.choices, at most PUBLIC_CACHE_SECONDS old) rather than a query per submission."""
+    (shared.choices, at most PUBLIC_CACHE_SECONDS old) rather than a query per submission."""
 
     def to_python(self, value):
         if value in self.empty_values:
             return None
         self.validate_no_null_characters(value)
-        profession = pages.choices.get()[0].get(str(value))
+        profession = shared.choices.get()[0].get(str(value))
         if profession is None:
             raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
         return profession
@@ -181,7 +181,7 @@ class RecentGuildsField(forms.ModelMultipleChoiceField):
             slugs = list(dict.fromkeys(str(slug) for slug in value))
         except TypeError:
             raise ValidationError(self.error_messages["invalid_list"], code="invalid_list") from None
-        guilds = pages.choices.get()[1]
+        guilds = shared.choices.get()[1]
         for slug in slugs:
             self.validate_no_null_characters(slug)
             if slug not in guilds:

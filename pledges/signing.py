@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from pledges import emails, pages
+from pledges import emails, shared
 from pledges import review as review_checks
 from pledges.lib import watchlist
 from pledges.lib.mailboxes import InvalidAddress, canonical_mailbox
@@ -92,7 +92,7 @@ def sign(
         "ip_hash": ip_hash,
         "flags": sorted(set(flags) | review_flags_found),
         "watchlist_match_id": watched_id,
-        "letter_version": letter_version or pages.current_letter.get(),
+        "letter_version": letter_version or shared.current_letter.get(),
         "language": language,
     }
     while True:
@@ -176,7 +176,7 @@ def submit(
         ip_hash=ip_hash,
         flags=sorted(set(flags)),
         language=language,
-        letter_version=pages.current_letter.get(),
+        letter_version=shared.current_letter.get(),
     )
 
 

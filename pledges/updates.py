@@ -1,6 +1,6 @@
 """Updates to signers, the worker's side: queue the recipients in chunks, then deliver in batches.
 
-The admin only marks an update as sending (Update.start_sending); manage.py deliver_emails calls
+The admin only marks an update as sending (Update.start_sending); manage.py worker calls
 work_on_updates() between rounds of the outbox, so a confirmation email never waits behind more
 than one batch of updates."""
 

@@ -1,5 +1,3 @@
-import ipaddress
-
 from django.conf import settings
 from django.core import signing
 from django.db import DatabaseError, connection, transaction
@@ -14,52 +12,17 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 
-from pledges import pages
+from pledges import pages, shared
+from pledges.clients import client_hash, client_key, rate_setting
 from pledges.csrf import get_token
 from pledges.figures import count_snapshot, live_figures_snapshot
 from pledges.forms import SignatoryFilterForm, SignForm
 from pledges.languages import language_independent
 from pledges.lib.exports import csv_lines
 from pledges.lib.graphics import signatures_badge
-from pledges.lib.ip_hashing import hash_ip
-from pledges.models import AboutPage, Signature, SigningStatus
+from pledges.models import SIGNER_DETAILS, AboutPage, Signature, SigningStatus
 from pledges.signing import submit as submit_signature
 from pledges.snapshots import Snapshot, http_cache_control
-
-
-def client_ip(request: HttpRequest) -> str:
-    """The client's address: REMOTE_ADDR, or with TRUSTED_PROXY_COUNT proxies in front, the
-    address the outermost trusted proxy saw, which a client cannot forge by sending its own
-    X-Forwarded-For (proxies append to it; we count from the right)."""
-    remote = request.META.get("REMOTE_ADDR", "")
-    proxies = settings.TRUSTED_PROXY_COUNT
-    if proxies:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        if len(forwarded) >= proxies:
-            candidate = forwarded[-proxies]
-            try:
-                return str(ipaddress.ip_address(candidate))
-            except ValueError:
-                pass
-    return remote
-
-
-def client_hash(request: HttpRequest) -> str:
-    """A keyed hash of the client's address: what a signature stores and what rate limits count
-    by, so that neither the database nor the cache holds an IP. An IPv6 client is its /64, which
-    one subscriber gets whole and can hop around in."""
-    ip = client_ip(request)
-    try:
-        if ipaddress.ip_address(ip).version == 6:
-            ip = str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address)
-    except ValueError:
-        pass
-    return hash_ip(ip)
-
-
-def client_key(group: str, request: HttpRequest) -> str:
-    """django-ratelimit's key function: the client's hash."""
-    return client_hash(request)
 
 
 def letter_page(request: HttpRequest, status: int = 200) -> HttpResponse:
@@ -74,11 +37,6 @@ def letter_page_with_errors(request: HttpRequest, form: SignForm) -> HttpRespons
 @require_GET
 def letter(request: HttpRequest) -> HttpResponse:
     return letter_page(request)
-
-
-def rate_setting(name: str):
-    """A django-ratelimit rate read from settings at request time."""
-    return lambda group, request: getattr(settings, name)
 
 
 def too_many_requests(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -102,7 +60,7 @@ def admin_login_locked_out(request: HttpRequest, original_response=None, credent
 @require_POST
 @ratelimit(group="sign-ip-hard", key=client_key, rate=rate_setting("RATELIMIT_SIGN_IP_HARD"))
 def sign(request: HttpRequest) -> HttpResponse:
-    if pages.signing_status.get().paused:
+    if shared.signing_status.get().paused:
         return letter_page(request, status=403)
     form = SignForm(request.POST)
     if not form.is_valid():
@@ -121,14 +79,7 @@ def sign(request: HttpRequest) -> HttpResponse:
         flags.append(Signature.Flag.IP_SOFT_LIMIT)
     data = form.cleaned_data
     submit_signature(
-        full_name=data["full_name"],
-        email=data["email"],
-        profession=data["profession"],
-        guilds=data["guilds"],
-        credit=data["credit"],
-        country=data["country"],
-        show_publicly=data["show_publicly"],
-        updates_opt_in=data["updates_opt_in"],
+        **{field: data[field] for field in SIGNER_DETAILS},
         ip_hash=client_hash(request),
         flags=flags,
         language=translation.get_language(),

@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.utils import translation
 
-from pledges import pages, snapshots
+from pledges import shared, snapshots
 from tests.servers import free_port
 from tests.utils import start_smtp
 
@@ -109,9 +109,9 @@ def fresh_count_snapshots(monkeypatch):
 @pytest.fixture(autouse=True)
 def fresh_public_caches():
     """Each test starts with nothing kept in this process's page and choice caches."""
-    pages.Recent.forget_all()
+    shared.Recent.forget_all()
     yield
-    pages.Recent.forget_all()
+    shared.Recent.forget_all()
 
 
 @pytest.fixture

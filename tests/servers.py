@@ -129,7 +129,7 @@ def start_gunicorn(env: dict, port: int, workers: int = 2, log=subprocess.DEVNUL
 
 def start_worker(env: dict, *args: str, log=subprocess.DEVNULL) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "manage.py", "deliver_emails", "--poll-seconds", "0.2", *args],
+        [sys.executable, "manage.py", "worker", "--poll-seconds", "0.2", *args],
         cwd=ROOT,
         env=env,
         stdout=log,

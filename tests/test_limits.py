@@ -7,9 +7,9 @@ from django.core.cache import cache
 from django.db import connection
 from django.test import RequestFactory
 
+from pledges.clients import client_ip
 from pledges.models import OutgoingEmail, Signature, Submission
 from pledges.signing import process_submissions
-from pledges.views import client_ip
 from tests.utils import at_once, make_signature
 
 pytestmark = pytest.mark.django_db

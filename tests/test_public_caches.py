@@ -1,5 +1,5 @@
 """What every visitor gets the same copy of is kept in each process for PUBLIC_CACHE_SECONDS
-(pledges/pages.py); the hot reads skip the session, auth and messages middleware
+(pledges/shared.py, pledges/pages.py); the hot reads skip the session, auth and messages middleware
 (pledges/middleware.py). A change made in another process reaches this one within the bound:
 here "another process" is a change that sends no signal to this one (update(), bulk_create())."""
 
@@ -13,7 +13,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from pledges import csrf, pages
+from pledges import csrf, shared
 from pledges.models import LetterVersion, OutgoingEmail, Profession, Signature, SigningStatus, Submission
 from pledges.signing import process_submissions
 from tests.utils import make_signature
@@ -28,7 +28,7 @@ def later(monkeypatch, settings):
     """Moves this process's clock on by the bound: what it kept must be read again."""
     settings.PUBLIC_CACHE_SECONDS = 5
     now = [1000.0]
-    monkeypatch.setattr(pages, "clock", lambda: now[0])
+    monkeypatch.setattr(shared, "clock", lambda: now[0])
 
     def move(seconds: float = settings.PUBLIC_CACHE_SECONDS) -> None:
         now[0] += seconds
@@ -150,7 +150,7 @@ def test_the_fast_reads_refuse_a_host_not_allowed_and_methods_not_allowed(client
 def test_a_pause_made_elsewhere_shows_within_the_bound(client, later, valid_form_data):
     page(client)
     SigningStatus.objects.update_or_create(pk=1, defaults={"paused": False})
-    pages.Recent.forget_all()  # this process saw that save; the next one it does not see
+    shared.Recent.forget_all()  # this process saw that save; the next one it does not see
     page(client)
     SigningStatus.objects.filter(pk=1).update(paused=True, message="Back on Monday.")
     later(4.9)

@@ -171,3 +171,20 @@ def test_staff_see_a_submission_the_worker_could_not_sign_and_have_it_tried_agai
 
 def test_moderators_do_not_see_submissions(mod_client):
     assert mod_client.get("/admin/pledges/submission/").status_code == 403
+
+
+@pytest.mark.parametrize("command", ["worker", "deliver_emails"])
+def test_the_worker_command_and_its_old_name_sign_and_mail_what_the_form_stored(
+    client, valid_form_data, command, settings
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    post(client, valid_form_data)
+    out = StringIO()
+    call_command(command, "--once", stdout=out)
+    assert Signature.objects.get().email == valid_form_data["email"]
+    assert OutgoingEmail.objects.get().sent_at is not None
+    assert "signed 1" in out.getvalue() and "sent 1" in out.getvalue()

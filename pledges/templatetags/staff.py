@@ -1,6 +1,6 @@
 from django import template
 
-from pledges.triage import dashboard_figures
+from pledges.admin.dashboard import dashboard_figures
 
 register = template.Library()
 

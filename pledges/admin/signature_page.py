@@ -75,7 +75,7 @@ class SignaturePageMixin:
 
     @admin.display(description="verify")
     def trust_actions(self, signature: Signature) -> str:
-        if signature.status in (Signature.Status.PENDING, Signature.Status.WITHDRAWN):
+        if signature.status not in Signature.Status.MODERATABLE:
             return "Only a confirmed signature can be verified."
         url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_verify", args=[signature.pk])
         return format_html('<a class="button" href="{}">Verify, or approve as a namesake</a>', url)

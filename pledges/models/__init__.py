@@ -33,6 +33,7 @@ from pledges.models.moderation import (
     BulkModerationJob,
     BulkModerationJobQuerySet,
     ModerationEvent,
+    ModerationQuerySet,
     Transition,
 )
 from pledges.models.outbox import Delivery, DeliveryQuerySet, OutgoingEmail, OutgoingEmailQuerySet
@@ -89,6 +90,7 @@ __all__ = [
     "LetterVersionQuerySet",
     "ModerationAction",
     "ModerationEvent",
+    "ModerationQuerySet",
     "OutgoingEmail",
     "OutgoingEmailQuerySet",
     "Profession",

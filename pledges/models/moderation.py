@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from enum import nonmember
 
 from django.conf import settings
-from django.db import models
-from django.db.models import Case, F, Q, Value, When
+from django.db import models, transaction
+from django.db.models import Case, ExpressionWrapper, F, Q, Value, When
 from django.utils import timezone
 
 from pledges.models.enums import ModerationAction, SignatureFlag, SignatureStatus, SignatureVerificationMethod
@@ -168,6 +168,73 @@ TRANSITIONS = {
         },
     ),
 }
+
+
+class ModerationQuerySet(models.QuerySet):
+    """Moderation's queries, for SignatureQuerySet: the queue, and the table's rows applied to a
+    selection."""
+
+    def moderation_queue(self):
+        """Confirmed and not yet moderated, oldest first."""
+        return self.filter(status=SignatureStatus.CONFIRMED).order_by("confirmed_at", "pk")
+
+    def triaged(self):
+        """In the order a person should read them: flagged first, then notable (with a credit),
+        then the rest, each oldest first; signature_triage indexes it within the queue."""
+        return self.order_by(*TRIAGE_ORDER)
+
+    # The rows each action may change, as TRANSITIONS says.
+    def routinely_approvable(self):
+        return self.filter(TRANSITIONS["approve"].allowed)
+
+    def flags_clearable(self):
+        return self.filter(TRANSITIONS["approve_clearing_flags"].allowed)
+
+    def rejectable(self):
+        return self.filter(TRANSITIONS["reject"].allowed)
+
+    def featurable(self):
+        return self.filter(TRANSITIONS["feature"].allowed)
+
+    def unfeaturable(self):
+        return self.filter(TRANSITIONS["unfeature"].allowed)
+
+    def moderate(self, action: str, by, job=None, **details) -> list[int]:
+        """Apply TRANSITIONS[action] to these rows as one conditional update (only rows still in a
+        state that allows it change, so running it twice changes nothing the second time), with
+        one ModerationEvent per row changed. Returns the ids changed."""
+        transition = TRANSITIONS[action]
+        now = timezone.now()
+        with transaction.atomic():
+            # Locking re-checks the condition against rows a concurrent transaction just changed.
+            rows = self.order_by().filter(transition.allowed).select_for_update(of=("self",))
+            found = list(rows.values_list("pk", "flags"))
+            ids = [pk for pk, _ in found]
+            if ids:
+                self.model.objects.filter(pk__in=ids).update(**transition.changes(now, by, **details))
+            if ids and transition.event:
+                ModerationEvent.objects.bulk_create(
+                    ModerationEvent(
+                        signature_id=pk,
+                        action=transition.event,
+                        actor=by,
+                        job=job,
+                        created_at=now,
+                        note=transition.note(flags, **details),
+                    )
+                    for pk, flags in found
+                )
+        return ids
+
+    def allowed_actions(self) -> set[str]:
+        """The actions TRANSITIONS allows the first of these rows now, in one query: what a
+        signature's page offers."""
+        allowed = {
+            f"may_{action}": ExpressionWrapper(transition.allowed, output_field=models.BooleanField())
+            for action, transition in TRANSITIONS.items()
+        }
+        row = self.order_by().values(**allowed).first() or {}
+        return {name.removeprefix("may_") for name, may in row.items() if may}
 
 
 class ModerationEvent(models.Model):

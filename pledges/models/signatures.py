@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core import signing
 from django.db import models, transaction
-from django.db.models import Count, ExpressionWrapper, F, Q
+from django.db.models import Count, F, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -22,7 +22,7 @@ from pledges.models import signature_rules
 from pledges.models.choices import Guild, Profession
 from pledges.models.enums import SignatureFlag, SignatureStatus, SignatureVerificationMethod
 from pledges.models.letter import LetterVersion
-from pledges.models.moderation import TRANSITIONS, TRIAGE_ORDER, ModerationEvent
+from pledges.models.moderation import TRANSITIONS, ModerationEvent, ModerationQuerySet
 from pledges.models.outbox import OutgoingEmail
 from pledges.models.public_list import PublicListKey, PublicListQuerySet
 from pledges.models.signer import (
@@ -36,7 +36,7 @@ from pledges.models.site import SigningStatus
 from pledges.models.updates import UpdateDelivery
 
 
-class SignatureQuerySet(PublicListQuerySet):
+class SignatureQuerySet(PublicListQuerySet, ModerationQuerySet):
     def counted(self):
         """The signatures in the public count: email confirmed, not rejected or withdrawn,
         and not held by a flag that staff have yet to clear (approval clears flags)."""
@@ -59,12 +59,6 @@ class SignatureQuerySet(PublicListQuerySet):
         """Staff have verified them as the person named."""
         return self.filter(verified_at__isnull=False)
 
-    def routinely_approvable(self):
-        return self.filter(TRANSITIONS["approve"].allowed)
-
-    def flags_clearable(self):
-        return self.filter(TRANSITIONS["approve_clearing_flags"].allowed)
-
     def watchlist_held(self):
         """Held by the watchlist, or approved before a watched name matched them (to recheck)."""
         return self.filter(
@@ -84,61 +78,6 @@ class SignatureQuerySet(PublicListQuerySet):
             .annotate(new=Count("pk"))
             .order_by("day")
         )
-
-    def moderation_queue(self):
-        """Confirmed and not yet moderated, oldest first."""
-        return self.filter(status=SignatureStatus.CONFIRMED).order_by("confirmed_at", "pk")
-
-    def triaged(self):
-        """In the order a person should read them: flagged first, then notable (with a credit),
-        then the rest, each oldest first; signature_triage indexes it within the queue."""
-        return self.order_by(*TRIAGE_ORDER)
-
-    def rejectable(self):
-        return self.filter(TRANSITIONS["reject"].allowed)
-
-    def featurable(self):
-        return self.filter(TRANSITIONS["feature"].allowed)
-
-    def unfeaturable(self):
-        return self.filter(TRANSITIONS["unfeature"].allowed)
-
-    def moderate(self, action: str, by, job=None, **details) -> list[int]:
-        """Apply TRANSITIONS[action] to these rows as one conditional update (only rows still in a
-        state that allows it change, so running it twice changes nothing the second time), with
-        one ModerationEvent per row changed. Returns the ids changed."""
-        transition = TRANSITIONS[action]
-        now = timezone.now()
-        with transaction.atomic():
-            # Locking re-checks the condition against rows a concurrent transaction just changed.
-            rows = self.order_by().filter(transition.allowed).select_for_update(of=("self",))
-            found = list(rows.values_list("pk", "flags"))
-            ids = [pk for pk, _ in found]
-            if ids:
-                Signature.objects.filter(pk__in=ids).update(**transition.changes(now, by, **details))
-            if ids and transition.event:
-                ModerationEvent.objects.bulk_create(
-                    ModerationEvent(
-                        signature_id=pk,
-                        action=transition.event,
-                        actor=by,
-                        job=job,
-                        created_at=now,
-                        note=transition.note(flags, **details),
-                    )
-                    for pk, flags in found
-                )
-        return ids
-
-    def allowed_actions(self) -> set[str]:
-        """The actions TRANSITIONS allows the first of these rows now, in one query: what a
-        signature's page offers."""
-        allowed = {
-            f"may_{action}": ExpressionWrapper(transition.allowed, output_field=models.BooleanField())
-            for action, transition in TRANSITIONS.items()
-        }
-        row = self.order_by().values(**allowed).first() or {}
-        return {name.removeprefix("may_") for name, may in row.items() if may}
 
     def update_recipients(self):
         """Who an update goes to: email confirmed (or approved), not rejected or withdrawn,

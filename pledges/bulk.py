@@ -2,10 +2,11 @@
 BulkModerationJob that the worker (manage.py worker) runs in batches.
 
 Each batch is one transaction that holds the job's row lock: it changes up to BULK_BATCH_SIZE
-signatures with one conditional UPDATE (SignatureQuerySet.moderate), writes one ModerationEvent
-per signature changed (bulk-inserted, pointing at the job), and moves the job's keyset cursor
-(last_signature_id). A crash loses at most the batch in flight, which rolls back whole; running a
-job twice, or two workers at once, changes each signature once."""
+signatures with one conditional UPDATE (SignatureQuerySet.moderate, by the action's row of
+TRANSITIONS in pledges/models/moderation.py), writes one ModerationEvent per signature changed
+(bulk-inserted, pointing at the job), and moves the job's keyset cursor (last_signature_id). A
+crash loses at most the batch in flight, which rolls back whole; running a job twice, or two
+workers at once, changes each signature once."""
 
 from django.apps import apps
 from django.conf import settings

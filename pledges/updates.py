@@ -5,12 +5,9 @@ work_on_updates() between rounds of the outbox, so a confirmation email never wa
 than one batch of updates."""
 
 import logging
-from datetime import timedelta
 
-from django.conf import settings
 from django.core.mail import get_connection
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from pledges import emails
@@ -74,37 +71,8 @@ def queue_recipients(*, chunk: int = QUEUE_CHUNK) -> int:
     return walked
 
 
-def _claim(limit: int) -> list[int]:
-    """Take up to `limit` due deliveries for UPDATE_CLAIM_SECONDS. Each is marked sent as soon as
-    the server accepts it, so a worker killed mid-batch leaves only the rest of its batch, which
-    another worker takes once the claim runs out."""
-    now = timezone.now()
-    with transaction.atomic():
-        ids = list(
-            UpdateDelivery.objects.due(now)
-            .select_for_update(skip_locked=True)
-            .order_by("send_after")
-            .values_list("pk", flat=True)[:limit]
-        )
-        UpdateDelivery.objects.filter(pk__in=ids).update(
-            send_after=now + timedelta(seconds=settings.UPDATE_CLAIM_SECONDS)
-        )
-    return ids
-
-
 def _give_back(ids: list[int]) -> None:
     UpdateDelivery.objects.filter(pk__in=ids, sent_at=None, failed_at=None).update(send_after=timezone.now())
-
-
-def _failed(delivery: UpdateDelivery, error: Exception, *, temporary: bool) -> None:
-    now = timezone.now()
-    changes = {"attempts": F("attempts") + 1, "last_error": f"{type(error).__name__}: {error}"[:2000]}
-    if not temporary or now - delivery.created_at > timedelta(hours=settings.EMAIL_GIVE_UP_AFTER_HOURS):
-        changes["failed_at"] = now
-    else:
-        delay = min(settings.EMAIL_RETRY_BASE_SECONDS * 2**delivery.attempts, 3600)
-        changes["send_after"] = now + timedelta(seconds=delay)
-    UpdateDelivery.objects.filter(pk=delivery.pk).update(**changes)
 
 
 def deliver_batch(*, limit: int = 100) -> int:
@@ -113,7 +81,10 @@ def deliver_batch(*, limit: int = 100) -> int:
     0 while the mail server is down, and the worker pauses.
     Delivery is at least once, as for the outbox: a worker killed between the server's "250 OK"
     and the UPDATE that records it sends that one again."""
-    ids = _claim(limit)
+    # Claimed for UPDATE_CLAIM_SECONDS. Each is marked sent as soon as the server accepts it, so a
+    # worker killed mid-batch leaves only the rest of its batch, which another worker takes once
+    # the claim runs out.
+    ids = [delivery.pk for delivery in UpdateDelivery.objects.claim_due(limit)]
     if not ids:
         return 0
     deliveries = (
@@ -141,17 +112,15 @@ def deliver_batch(*, limit: int = 100) -> int:
                 message.send()
             except Exception as error:
                 smtp.close()
-                temporary = emails.is_temporary(error)
-                _failed(delivery, error, temporary=temporary)
-                if temporary:
+                if emails.is_temporary(error):
+                    delivery.postpone(error)
                     logger.info("update delivery #%s postponed: %s", delivery.pk, error)
                     break  # the server is unwell: the rest of the batch waits for the next round
+                delivery.mark_failed(error)
                 logger.warning("update delivery #%s failed for good: %s", delivery.pk, error)
                 handled += 1
                 continue
-            UpdateDelivery.objects.filter(pk=delivery.pk).update(
-                sent_at=timezone.now(), attempts=F("attempts") + 1
-            )
+            delivery.mark_sent()
             handled += 1
     finally:
         smtp.close()

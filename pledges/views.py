@@ -20,7 +20,7 @@ from pledges.forms import SignatoryFilterForm, SignForm
 from pledges.languages import language_independent
 from pledges.lib.exports import csv_lines
 from pledges.lib.graphics import signatures_badge
-from pledges.models import PUBLIC_ORDER, AboutPage, Signature, SigningStatus
+from pledges.models import SIGNER_DETAILS, AboutPage, Signature, SigningStatus
 from pledges.signing import submit as submit_signature
 from pledges.snapshots import Snapshot, http_cache_control
 
@@ -79,14 +79,7 @@ def sign(request: HttpRequest) -> HttpResponse:
         flags.append(Signature.Flag.IP_SOFT_LIMIT)
     data = form.cleaned_data
     submit_signature(
-        full_name=data["full_name"],
-        email=data["email"],
-        profession=data["profession"],
-        guilds=data["guilds"],
-        credit=data["credit"],
-        country=data["country"],
-        show_publicly=data["show_publicly"],
-        updates_opt_in=data["updates_opt_in"],
+        **{field: data[field] for field in SIGNER_DETAILS},
         ip_hash=client_hash(request),
         flags=flags,
         language=translation.get_language(),
@@ -205,15 +198,15 @@ SIGNATORIES_PER_PAGE = 50
 MATCH_COUNT_CAP = 1000
 
 
-def _filtered_signatories(form: SignatoryFilterForm):
+def _list_filters(form: SignatoryFilterForm) -> dict:
+    """The public list's filters (Signature.objects.public_list's arguments) from the form."""
     data = form.cleaned_data
-    return (
-        Signature.objects.public_list(
-            q=data["q"], guild=data["guild"], profession=data["profession"], verified=data["verified"] == "1"
-        )
-        .select_related("profession")
-        .prefetch_related("guilds")
-    )
+    return {
+        "q": data["q"],
+        "guild": data["guild"],
+        "profession": data["profession"],
+        "verified": data["verified"] == "1",
+    }
 
 
 @require_GET
@@ -221,56 +214,24 @@ def signatories(request: HttpRequest) -> HttpResponse:
     form = SignatoryFilterForm(request.GET)
     if not form.is_valid():
         return render(request, "pledges/signatories.html", {"form": form}, status=400)
-    data = form.cleaned_data
-    rows = _filtered_signatories(form)
+    after = form.cleaned_data["after"]
+    page = Signature.objects.public_page(
+        _list_filters(form), after, SIGNATORIES_PER_PAGE, count_cap=MATCH_COUNT_CAP
+    )
     filters = {
         key: request.GET[key] for key in ("q", "guild", "profession", "verified") if request.GET.get(key)
     }
-    match_count, matches = None, None
-    if data["q"]:
-        # A search reads its full-text index once: the ids it counts are, when there are no
-        # more than the cap, the rows to sort for the page (a second pass through the index
-        # costs more, at a million, than fetching them by id).
-        matches = list(rows.order_by().values_list("pk", flat=True)[: MATCH_COUNT_CAP + 1])
-        match_count = len(matches)
-    elif filters:
-        match_count = rows.capped_count(MATCH_COUNT_CAP)
-    # One more than a page tells whether there is a next page, without counting.
-    ids = None
-    if data["q"] and data["guild"] is None and data["profession"] is None:
-        ids = Signature.objects.first_matches(data["q"], after=data["after"], limit=SIGNATORIES_PER_PAGE + 1)
-    if ids is None and matches is not None and match_count <= MATCH_COUNT_CAP:
-        rows = (
-            Signature.objects.published()
-            .filter(pk__in=matches)
-            .select_related("profession")
-            .prefetch_related("guilds")
-            .order_by(*PUBLIC_ORDER)
-        )
-    if ids is not None:
-        page = list(
-            Signature.objects.filter(pk__in=ids)
-            .select_related("profession")
-            .prefetch_related("guilds")
-            .order_by(*PUBLIC_ORDER)
-        )
-    else:
-        if data["after"]:
-            rows = rows.after(data["after"])
-        page = list(rows[: SIGNATORIES_PER_PAGE + 1])
     next_url = None
-    if len(page) > SIGNATORIES_PER_PAGE:
-        page = page[:SIGNATORIES_PER_PAGE]
-        after = page[-1].public_list_key().encode()
-        next_url = f"{request.path}?{urlencode({**filters, 'after': after})}"
+    if page.next_key is not None:
+        next_url = f"{request.path}?{urlencode({**filters, 'after': page.next_key.encode()})}"
     ctx = {
         "form": form,
-        "signatures": page,
+        "signatures": page.rows,
         "next_url": next_url,
         "first_url": f"{request.path}?{urlencode(filters)}" if filters else request.path,
-        "is_first_page": not form.cleaned_data["after"],
+        "is_first_page": not after,
         "is_filtered": bool(filters),
-        "match_count": match_count,
+        "match_count": page.match_count,
         "match_count_cap": MATCH_COUNT_CAP,
         "csv_url": f"/signatories.csv?{urlencode(filters)}" if filters else "/signatories.csv",
         "counts": count_snapshot(),
@@ -294,7 +255,10 @@ def signatories_csv(request: HttpRequest) -> HttpResponse:
             "yes" if signature.featured else "no",
             "yes" if signature.is_verified else "no",
         )
-        for signature in _filtered_signatories(form).iterator(chunk_size=2000)
+        for signature in Signature.objects.public_list(**_list_filters(form))
+        .select_related("profession")
+        .prefetch_related("guilds")
+        .iterator(chunk_size=2000)
     )
     header = ["name", "profession", "guilds", "credit", "featured", "verified"]
     response = StreamingHttpResponse(csv_lines(header, rows), content_type="text/csv; charset=utf-8")

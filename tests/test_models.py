@@ -150,6 +150,22 @@ def test_tokens_are_bound_to_their_purpose():
     assert signature.make_token("verify").split(":")[0].split(".")[0] == signature.code.hex
 
 
+def test_a_confirmation_links_digest_is_the_one_links_already_sent_carry():
+    """The digest of the details (in SIGNER_DETAILS' order) is in every confirmation link sent:
+    computing it otherwise would void them all."""
+    signature = Signature(
+        full_name="Zoë O'Brien",
+        email="zoe@example.com",
+        profession_id=2,
+        credit="Director of Nothing",
+        country="FR",
+        show_publicly=False,
+        updates_opt_in=True,
+    )
+    # sha256 of ["Zoë O'Brien", 2, [1, 3], "Director of Nothing", "FR", false, true] as JSON
+    assert signature.details_digest(guild_ids=[3, 1]) == "ccac466a5f1ec1dd"
+
+
 def test_tampered_token_is_refused():
     token = make_signature().make_token("verify")
     with pytest.raises(signing.BadSignature):

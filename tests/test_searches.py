@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 import pytest
 from django.utils import timezone
 
-from pledges import models, views
-from pledges.models import PublicListKey, Signature
+from pledges import views
+from pledges.models import PublicListKey, Signature, public_list
 from tests.utils import make_signature
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ def names():
 @pytest.mark.parametrize("q", ["garcia", "mari", "smith", "lopez", "ng"])
 @pytest.mark.parametrize("walk_rows", [5000, 7])
 def test_a_walked_page_is_the_sorted_page(names, monkeypatch, q, walk_rows):
-    monkeypatch.setattr(models, "SEARCH_WALK_ROWS", walk_rows)
+    monkeypatch.setattr(public_list, "SEARCH_WALK_ROWS", walk_rows)
     walked_any = False
     after = None
     for _ in range(20):  # page through every match, 4 at a time
@@ -65,13 +65,13 @@ def test_a_walked_page_is_the_sorted_page(names, monkeypatch, q, walk_rows):
 
 
 def test_the_walk_gives_up_beyond_its_window(monkeypatch):
-    monkeypatch.setattr(models, "SEARCH_WALK_ROWS", 10)
+    monkeypatch.setattr(public_list, "SEARCH_WALK_ROWS", 10)
     for i in range(12):
         make_signature(status=S.APPROVED, full_name=f"Aaron Filler{i}", email=f"f{i}@example.com")
     for i in range(3):
         make_signature(status=S.APPROVED, full_name=f"Zed Rare{i}", email=f"r{i}@example.com")
     assert Signature.objects.first_matches("zed", limit=3) is None
-    monkeypatch.setattr(models, "SEARCH_WALK_ROWS", 100)
+    monkeypatch.setattr(public_list, "SEARCH_WALK_ROWS", 100)
     assert Signature.objects.first_matches("zed", limit=3) == sorted_page("zed", None, 3)
 
 

@@ -46,8 +46,9 @@ class NamesakeForm(forms.Form):
 
 
 class SignaturePageMixin:
-    """For SignatureAdmin: the change page's buttons call the same model methods as the bulk
-    actions, one signature at a time."""
+    """For SignatureAdmin: the change page's buttons call the model methods of TRANSITIONS' rows
+    (pledges/models/moderation.py), one signature at a time, as the bulk actions apply the same
+    rows to a selection; the table also says which buttons a signature's page shows."""
 
     SINGLE_ACTIONS = {
         "approve": "Approved",
@@ -74,7 +75,7 @@ class SignaturePageMixin:
 
     @admin.display(description="verify")
     def trust_actions(self, signature: Signature) -> str:
-        if signature.status in (Signature.Status.PENDING, Signature.Status.WITHDRAWN):
+        if signature.status not in Signature.Status.MODERATABLE:
             return "Only a confirmed signature can be verified."
         url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_verify", args=[signature.pk])
         return format_html('<a class="button" href="{}">Verify, or approve as a namesake</a>', url)
@@ -96,31 +97,29 @@ class SignaturePageMixin:
             self.message_user(request, message, messages.WARNING)
         return HttpResponseRedirect(self._change_url(signature.pk))
 
+    # The buttons a signature's page may show, in order, as (label, action).
+    BUTTONS = [
+        ("Approve", "approve"),
+        ("Approve and clear flags", "approve_clearing_flags"),
+        ("Reject", "reject"),
+        ("Unfeature", "unfeature"),
+        ("Feature", "feature"),
+    ]
+
     def signature_buttons(self, request, signature: Signature) -> list[tuple[str, str]]:
-        """The actions this signature's state allows, as (label, action). A watchlist hold or a
+        """The actions the transition table allows this signature now. A watchlist hold or a
         second signature of one mailbox is published only through the Verify page."""
         if signature is None or not self.has_moderate_permission(request):
             return []
-        S, F = Signature.Status, Signature.Flag
-        buttons = []
-        if signature.status in {S.CONFIRMED, S.REJECTED}:
-            if not signature.flags:
-                buttons.append(("Approve", "approve"))
-            elif not {F.WATCHLIST, F.DUPLICATE_MAILBOX} & set(signature.flags):
-                buttons.append(("Approve and clear flags", "approve_clearing_flags"))
-        if signature.status in {S.CONFIRMED, S.APPROVED}:
-            buttons.append(("Reject", "reject"))
-        if signature.status == S.APPROVED and signature.featured:
-            buttons.append(("Unfeature", "unfeature"))
-        elif signature.status == S.APPROVED and signature.is_verified and signature.credit:
-            buttons.append(("Feature", "feature"))  # featurable(): verified, with a credit
-        return buttons
+        allowed = Signature.objects.filter(pk=signature.pk).allowed_actions()
+        if "approve" in allowed:
+            allowed.discard("approve_clearing_flags")  # no flag to clear
+        return [(label, action) for label, action in self.BUTTONS if action in allowed]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         signature = self.get_object(request, object_id)
         prefix = f"admin:{self.opts.app_label}_{self.opts.model_name}"
-        S = Signature.Status
-        can_verify = signature is not None and signature.status in {S.CONFIRMED, S.APPROVED, S.REJECTED}
+        can_verify = signature is not None and signature.status in Signature.Status.MODERATABLE
         verify_url = reverse("admin:pledges_signature_verify", args=[object_id]) if can_verify else ""
         extra_context = {
             **(extra_context or {}),
@@ -155,7 +154,7 @@ class SignaturePageMixin:
                     done = signature.verify(request.user, data["method"], data["note"])
                     return self._after_trust_action(request, signature, done, "Verified")
             status = 400
-        can_be_namesake = Signature.Flag.WATCHLIST in signature.flags or signature.watchlist_recheck
+        can_be_namesake = "approve_as_namesake" in Signature.objects.filter(pk=pk).allowed_actions()
         ctx = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -164,7 +163,7 @@ class SignaturePageMixin:
             "flag_labels": [Signature.Flag(flag).label for flag in signature.flags],
             "verify_form": verify_form,
             "namesake_form": namesake_form,
-            "can_be_namesake": can_be_namesake and not signature.is_verified and not signature.namesake,
+            "can_be_namesake": can_be_namesake,
             "change_url": self._change_url(pk),
         }
         return TemplateResponse(request, "admin/pledges/signature/verify.html", ctx, status=status)

@@ -180,7 +180,11 @@ class SignatureAdmin(SignatureExportMixin, SignaturePageMixin, ReadOnlyAdminMixi
         if reasons is None:  # the change page
             reasons = triage.reasons_for([signature]).get(signature.pk, [])
         if not reasons:
-            return "Notable: has a credit" if signature.credit and signature.status == "confirmed" else ""
+            return (
+                "Notable: has a credit"
+                if signature.credit and signature.status == Signature.Status.CONFIRMED
+                else ""
+            )
         return format_html_join(
             "",
             "<div>{}</div>",
